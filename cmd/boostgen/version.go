@@ -1,0 +1,23 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/boostgen/boostgen/gen"
+)
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print boostgen's version",
+		Example: "  boostgen version",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "boostgen %s (record schema %s, %s)\n", gen.Version, gen.RecordSchemaVersion, runtime.Version())
+			return err
+		},
+	}
+}

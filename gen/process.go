@@ -1,0 +1,397 @@
+package gen
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/boostgen/boostgen/gen/scene"
+	"github.com/boostgen/boostgen/geometry"
+	"github.com/boostgen/boostgen/templates"
+)
+
+// Reject codes: stable, short names the summary and stats count by.
+const (
+	RejectSource     = "source"      // the source could not read the item
+	RejectView       = "view"        // a view is malformed (size, intrinsics, pose)
+	RejectDepth      = "depth"       // no or too little valid depth
+	RejectMasks      = "masks"       // no object masks
+	RejectFewObjects = "few_objects" // fewer than two objects can be asked about
+	RejectNoPair     = "no_pair"     // no pair with clear relations
+)
+
+// rejectError carries a reject code through the per-item stages.
+type rejectError struct {
+	code string
+	msg  string
+}
+
+func (e *rejectError) Error() string { return e.msg }
+
+func reject(code, format string, args ...any) error {
+	return &rejectError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// processor turns items into records; one is shared by all workers and
+// holds nothing mutable.
+type processor struct {
+	cfg        *Config
+	bank       *templates.Bank
+	floor      geometry.FloorOptions
+	cloud      geometry.CloudOptions
+	configHash string
+}
+
+func newProcessor(cfg *Config) (*processor, error) {
+	banks := make([]string, len(cfg.Templates.Banks))
+	for n, b := range cfg.Templates.Banks {
+		banks[n] = cfg.Resolve(b)
+	}
+	bank, err := templates.LoadBanks(banks)
+	if err != nil {
+		return nil, err
+	}
+	g := cfg.Geometry
+	fo := geometry.DefaultFloorOptions
+	fo.Iterations, fo.InlierDist, fo.MaxTiltDeg = g.Floor.Iterations, g.Floor.InlierDistM, g.Floor.MaxTiltDeg
+	co := geometry.CloudOptions{Erode: *g.Outliers.Erode, MADK: *g.Outliers.MADK, MinSpread: *g.Outliers.MinSpreadM, Stride: 1}
+	return &processor{cfg: cfg, bank: bank, floor: fo, cloud: co, configHash: cfg.Hash()}, nil
+}
+
+// itemRand gives each item its own random stream, a function of the seed
+// and the item's id only, so output never depends on which worker ran it.
+func itemRand(seed uint64, id string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+// outcome is what processing one item produced.
+type outcome struct {
+	record *Record
+	images []imageBlob
+	reject *Reject
+}
+
+type imageBlob struct {
+	key  string
+	data []byte
+}
+
+// imageKey is the content address of an image in the output.
+func imageKey(img scene.Image) string {
+	sum := sha256.Sum256(img.Bytes)
+	h := hex.EncodeToString(sum[:])
+	ext := strings.ToLower(img.Ext)
+	if ext == "" || ext == ".jpeg" {
+		ext = ".jpg"
+	}
+	return "images/" + h[:2] + "/" + h + ext
+}
+
+func (p *processor) process(it *scene.Item) outcome {
+	rec, err := p.record(it)
+	if err != nil {
+		code := RejectSource
+		var re *rejectError
+		if errors.As(err, &re) {
+			code = re.code
+		}
+		return outcome{reject: &Reject{Item: it.ID, Index: it.Index, Code: code, Reason: err.Error()}}
+	}
+	var imgs []imageBlob
+	for _, v := range it.Views {
+		imgs = append(imgs, imageBlob{key: imageKey(v.Image), data: v.Image.Bytes})
+	}
+	return outcome{record: rec, images: imgs}
+}
+
+// objectState is one object on its way to the planner.
+type objectState struct {
+	id     int
+	label  string
+	points []geometry.Vec3
+	cube   geometry.Cube
+	mask   *geometry.Mask // anchor view
+	vis    geometry.Visibility
+	skip   string
+}
+
+func (p *processor) record(it *scene.Item) (*Record, error) {
+	if it.Err != nil {
+		return nil, it.Err
+	}
+	if len(it.Views) == 0 {
+		return nil, reject(RejectView, "no views")
+	}
+	g := p.cfg.Geometry
+	rng := itemRand(p.cfg.Seed, it.ID)
+	multi := len(it.Views) > 1
+	for n, v := range it.Views {
+		if v.W <= 0 || v.H <= 0 || v.W*v.H > 1<<26 {
+			return nil, reject(RejectView, "view %s: image size %d×%d", v.Name, v.W, v.H)
+		}
+		if len(v.Depth.Z) == 0 {
+			return nil, reject(RejectDepth, "view %s: no depth (the source has none and no depth model is configured)", v.Name)
+		}
+		if v.Depth.W != v.W || v.Depth.H != v.H || len(v.Depth.Z) != v.W*v.H {
+			return nil, reject(RejectView, "view %s: depth is %d×%d but the image is %d×%d", v.Name, v.Depth.W, v.Depth.H, v.W, v.H)
+		}
+		if err := v.K.Validate(); err != nil {
+			return nil, reject(RejectView, "view %s: %v", v.Name, err)
+		}
+		if multi && (v.CamToWorld == nil || !v.CamToWorld.IsFinite()) {
+			return nil, reject(RejectView, "view %s: multi-view item without a finite camera pose", v.Name)
+		}
+		if v.Instances == nil {
+			return nil, reject(RejectMasks, "view %s: no object masks", v.Name)
+		}
+		if len(v.Instances) != v.W*v.H {
+			return nil, reject(RejectView, "view %s: instance map has %d pixels, image has %d", v.Name, len(v.Instances), v.W*v.H)
+		}
+		_ = n
+	}
+	anchor := 0
+	if multi {
+		anchor = rng.IntN(len(it.Views))
+	}
+	av := &it.Views[anchor]
+	if f := av.Depth.ValidFraction(); f < *g.MinValidDepth {
+		return nil, reject(RejectDepth, "view %s: %.0f%% of depth pixels are valid (the rest NaN, infinite or ≤ 0), need %.0f%%", av.Name, 100*f, 100**g.MinValidDepth)
+	}
+
+	masks := make([]map[int]*geometry.Mask, len(it.Views))
+	for n, v := range it.Views {
+		masks[n] = geometry.MasksFromInstances(v.Instances, v.W, v.H)
+	}
+
+	frame := p.canonicalFrame(av, rng)
+	toFrame := make([]geometry.Pose, len(it.Views))
+	if multi {
+		canonFromWorld := av.CamToWorld.Inverse().Then(frame.FromCamera)
+		for n, v := range it.Views {
+			toFrame[n] = v.CamToWorld.Then(canonFromWorld)
+		}
+	} else {
+		toFrame[0] = frame.FromCamera
+	}
+
+	// Every instance seen in any view.
+	ids := map[int]bool{}
+	for _, ms := range masks {
+		for id := range ms {
+			ids[id] = true
+		}
+	}
+	sorted := make([]int, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	sort.Ints(sorted)
+
+	var objs []*objectState
+	for _, id := range sorted {
+		o := &objectState{id: id, label: it.Label(id), mask: masks[anchor][id]}
+		objs = append(objs, o)
+		if o.label == "" {
+			o.skip = "no label"
+			continue
+		}
+		for n, v := range it.Views {
+			m := masks[n][id]
+			if m == nil {
+				continue
+			}
+			pts, _ := geometry.MaskCloud(v.Depth, v.K, m, toFrame[n], p.cloud)
+			o.points = append(o.points, pts...)
+		}
+		if len(o.points) < g.MinPoints {
+			o.skip = geometry.ErrTooFewPoints{Have: len(o.points), Need: g.MinPoints}.Error()
+			continue
+		}
+		if g.Cube == "oriented" {
+			o.cube = geometry.OrientedCube(o.points)
+		} else {
+			o.cube = geometry.AxisCube(o.points)
+		}
+		if !o.cube.Center.IsFinite() || !o.cube.Size.IsFinite() {
+			o.skip = "cube is not finite"
+			continue
+		}
+		switch {
+		case o.mask == nil || o.mask.Count == 0:
+			o.skip = "empty mask in the anchor view"
+		case o.mask.Count < g.MinMaskPixels:
+			o.skip = fmt.Sprintf("%d pixels in the anchor view, need %d", o.mask.Count, g.MinMaskPixels)
+		default:
+			o.vis = geometry.MaskVisibility(av.Depth, av.Instances, id, o.mask)
+			if o.vis.Truncated {
+				o.skip = "cut off by the image border"
+			} else if s := o.vis.OccludedShare(); s > *g.MaxOcclusion {
+				o.skip = fmt.Sprintf("%.0f%% of its outline hidden by nearer objects", 100*s)
+			}
+		}
+	}
+
+	// Names are given over every labeled object, usable or not: an object
+	// no question asks about can still make a label ambiguous.
+	var named []templates.Named
+	for _, o := range objs {
+		if o.label == "" {
+			continue
+		}
+		vol := math.NaN()
+		if len(o.points) >= g.MinPoints {
+			vol = o.cube.Volume()
+		}
+		named = append(named, templates.Named{ID: o.id, Label: o.label, Volume: vol})
+	}
+	names, sized := templates.Names(named)
+
+	var plan []templates.PlanObject
+	var skipped []SkippedObject
+	for _, o := range objs {
+		if o.skip == "" && names[o.id] == "" {
+			o.skip = fmt.Sprintf("label %q is shared and no size tells them apart", o.label)
+		}
+		if o.skip != "" {
+			skipped = append(skipped, SkippedObject{ID: o.id, Label: o.label, Reason: o.skip})
+			continue
+		}
+		plan = append(plan, templates.PlanObject{ID: o.id, Name: names[o.id], Sized: sized[o.id], Cube: o.cube, Box: o.mask.Bounds, Mask: o.mask})
+	}
+	if len(plan) < 2 {
+		var why []string
+		for _, s := range skipped {
+			why = append(why, fmt.Sprintf("%d %q: %s", s.ID, s.Label, s.Reason))
+		}
+		detail := ""
+		if len(why) > 0 {
+			detail = "; skipped " + strings.Join(why, "; ")
+		}
+		return nil, reject(RejectFewObjects, "%d usable objects, need 2%s", len(plan), detail)
+	}
+
+	pl, err := p.bank.Plan(templates.Input{
+		Index: it.Index, Rng: rng, Depth: av.Depth, Objects: plan,
+		Views: len(it.Views), AnchorView: anchor, Captions: it.Captions,
+		Order: p.cfg.Templates.Order, MinMargin: *p.cfg.Templates.MinMarginM, MinDepthGap: *p.cfg.Templates.MinDepthGapM,
+	})
+	if err != nil {
+		return nil, reject(RejectNoPair, "%v", err)
+	}
+	return p.assemble(it, anchor, frame, pl, objs, skipped), nil
+}
+
+// canonicalFrame fits the floor to the anchor view's support candidates:
+// pixels on no object, every 4th in each direction.
+func (p *processor) canonicalFrame(v *scene.View, rng *rand.Rand) geometry.Frame {
+	var cands []geometry.Vec3
+	for j := 0; j < v.H; j += 4 {
+		for i := 0; i < v.W; i += 4 {
+			if v.Instances[j*v.W+i] != 0 {
+				continue
+			}
+			if z, ok := v.Depth.At(i, j); ok {
+				cands = append(cands, v.K.Unproject(float64(i), float64(j), z))
+			}
+		}
+	}
+	if pl, inliers, ok := geometry.FitFloor(cands, p.floor, rng); ok {
+		return geometry.FloorFrame(pl, inliers)
+	}
+	return geometry.CameraFrame()
+}
+
+func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, pl *templates.Plan, objs []*objectState, skipped []SkippedObject) *Record {
+	av := &it.Views[anchor]
+	var image any
+	var views []string
+	if len(it.Views) == 1 {
+		image = imageKey(it.Views[0].Image)
+	} else {
+		paths := make([]string, len(it.Views))
+		for n, v := range it.Views {
+			paths[n] = imageKey(v.Image)
+		}
+		image = paths
+	}
+	for _, v := range it.Views {
+		views = append(views, v.Name)
+	}
+	var conv []Message
+	for _, t := range pl.Turns {
+		if t.Missing {
+			continue
+		}
+		q := t.Question
+		if len(conv) == 0 {
+			q = strings.Repeat("<image>\n", len(it.Views)) + q
+		}
+		conv = append(conv, Message{From: "human", Value: q}, Message{From: "gpt", Value: t.Answer})
+	}
+	objMeta := func(ref string, po templates.PlanObject) ObjectMeta {
+		var st *objectState
+		for _, o := range objs {
+			if o.id == po.ID {
+				st = o
+			}
+		}
+		b := po.Box
+		r := geometry.Round3
+		return ObjectMeta{
+			Ref: ref, ID: po.ID, Label: st.label, Name: po.Name,
+			Box2D:         [4]float64{r(float64(b.Min.X) / float64(av.W)), r(float64(b.Min.Y) / float64(av.H)), r(float64(b.Max.X) / float64(av.W)), r(float64(b.Max.Y) / float64(av.H))},
+			Cube:          CubeMeta{Center: round3(po.Cube.Center), Size: round3(po.Cube.Size), YawDeg: r(po.Cube.Yaw * 180 / math.Pi)},
+			Points:        len(st.points),
+			OccludedShare: r(st.vis.OccludedShare()),
+		}
+	}
+	m := frame.FromCamera.Matrix4()
+	for i := range m {
+		for j := range m[i] {
+			m[i][j] = round6(m[i][j])
+		}
+	}
+	return &Record{
+		ID:            it.ID,
+		Image:         image,
+		Conversations: conv,
+		Meta: Meta{
+			SchemaVersion: RecordSchemaVersion,
+			Generator:     "boostgen " + Version,
+			Seed:          p.cfg.Seed,
+			ConfigSHA256:  p.configHash,
+			Source:        Provenance{Kind: it.Source, Item: it.ID, Index: it.Index, Views: views},
+			Frame: FrameMeta{
+				Kind: frame.Kind, AnchorView: anchor,
+				CameraHeightM: geometry.Round3(frame.CameraHeight), FloorInliers: frame.FloorInliers,
+				CanonicalFromCamera: m,
+				Intrinsics:          IntrinsicsMeta{Fx: round6(av.K.Fx), Fy: round6(av.K.Fy), Cx: round6(av.K.Cx), Cy: round6(av.K.Cy), Width: av.W, Height: av.H},
+			},
+			Order:          p.cfg.Templates.Order,
+			Objects:        []ObjectMeta{objMeta("A", pl.A), objMeta("B", pl.B)},
+			Points:         pl.Points,
+			Turns:          pl.Turns,
+			SkippedObjects: skipped,
+		},
+	}
+}
+
+func round3(v geometry.Vec3) []float64 {
+	return []float64{geometry.Round3(v[0]), geometry.Round3(v[1]), geometry.Round3(v[2])}
+}
+
+func round6(f float64) float64 {
+	r := math.Round(f*1e6) / 1e6
+	if r == 0 {
+		return 0
+	}
+	return r
+}

@@ -1,0 +1,109 @@
+package gen
+
+import (
+	"github.com/boostgen/boostgen/templates"
+)
+
+// Version is boostgen's version, stamped into records and manifests; the
+// build sets it with -ldflags "-X github.com/boostgen/boostgen/gen.Version=…".
+var Version = "0.1.0"
+
+// Schema versions written into records and manifests.
+const (
+	RecordSchemaVersion   = "boostgen.record/v1"
+	ManifestSchemaVersion = "boostgen.manifest/v1"
+)
+
+// Record is one line of a shard: a LLaVA-format conversation plus meta.
+type Record struct {
+	ID            string    `json:"id"`
+	Image         any       `json:"image"` // string, or []string for multi-view
+	Conversations []Message `json:"conversations"`
+	Meta          Meta      `json:"meta"`
+}
+
+// Message is one LLaVA conversation turn.
+type Message struct {
+	From  string `json:"from"` // "human" or "gpt"
+	Value string `json:"value"`
+}
+
+// Meta is the structured truth behind a record and where it came from.
+type Meta struct {
+	SchemaVersion  string               `json:"schema_version"`
+	Generator      string               `json:"generator"`
+	Seed           uint64               `json:"seed"`
+	ConfigSHA256   string               `json:"config_sha256"`
+	Source         Provenance           `json:"source"`
+	Frame          FrameMeta            `json:"frame"`
+	Order          string               `json:"order"`
+	Objects        []ObjectMeta         `json:"objects"`
+	Points         []templates.PointRef `json:"points"`
+	Turns          []templates.Turn     `json:"turns"`
+	SkippedObjects []SkippedObject      `json:"skipped_objects,omitempty"`
+}
+
+// Provenance names the source item a record was made from.
+type Provenance struct {
+	Kind  string   `json:"kind"`
+	Item  string   `json:"item"`
+	Index int      `json:"index"`
+	Views []string `json:"views"`
+}
+
+// FrameMeta says which canonical frame the 3D answers are stated in, and
+// how to get from it to the anchor view's pixels (for overlays and checks).
+type FrameMeta struct {
+	Kind                string         `json:"kind"` // "floor" or "camera"
+	AnchorView          int            `json:"anchor_view"`
+	CameraHeightM       float64        `json:"camera_height_m"`
+	FloorInliers        int            `json:"floor_inliers"`
+	CanonicalFromCamera [4][4]float64  `json:"canonical_from_camera"`
+	Intrinsics          IntrinsicsMeta `json:"intrinsics"`
+}
+
+// IntrinsicsMeta are the anchor view's pinhole intrinsics (pixel centers at
+// integer coordinates).
+type IntrinsicsMeta struct {
+	Fx     float64 `json:"fx"`
+	Fy     float64 `json:"fy"`
+	Cx     float64 `json:"cx"`
+	Cy     float64 `json:"cy"`
+	Width  int     `json:"width"`
+	Height int     `json:"height"`
+}
+
+// ObjectMeta describes an object the turns refer to.
+type ObjectMeta struct {
+	Ref    string     `json:"ref"` // "A" or "B"
+	ID     int        `json:"id"`
+	Label  string     `json:"label"`
+	Name   string     `json:"name"`
+	Box2D  [4]float64 `json:"box2d"` // x0, y0, x1, y1 normalized, anchor view
+	Cube   CubeMeta   `json:"cube"`
+	Points int        `json:"points"`
+	// OccludedShare is the share of the anchor-view outline hidden by nearer objects.
+	OccludedShare float64 `json:"occluded_share"`
+}
+
+// CubeMeta is a bounding cube in the canonical frame (meters, degrees).
+type CubeMeta struct {
+	Center []float64 `json:"center"`
+	Size   []float64 `json:"size"`
+	YawDeg float64   `json:"yaw_deg"`
+}
+
+// SkippedObject is a visible object no turn may ask about, and why.
+type SkippedObject struct {
+	ID     int    `json:"id"`
+	Label  string `json:"label"`
+	Reason string `json:"reason"`
+}
+
+// Reject is one line of rejects.jsonl.
+type Reject struct {
+	Item   string `json:"item"`
+	Index  int    `json:"index"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}

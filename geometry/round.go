@@ -1,0 +1,15 @@
+package geometry
+
+import "math"
+
+// Round3 rounds to 3 decimals, the precision every stated number has
+// (Appendix C: "all depth values are rounded to the third decimal place").
+func Round3(v float64) float64 {
+	r := math.Round(v*1000) / 1000
+	if r == 0 {
+		return 0 // no "-0.000"
+	}
+	return r
+}
+
+func tan(a float64) float64 { return math.Tan(a) }
