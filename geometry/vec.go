@@ -13,14 +13,14 @@ import "math"
 // Vec3 is a point or direction in 3D.
 type Vec3 [3]float64
 
-func (a Vec3) Add(b Vec3) Vec3        { return Vec3{a[0] + b[0], a[1] + b[1], a[2] + b[2]} }
-func (a Vec3) Sub(b Vec3) Vec3        { return Vec3{a[0] - b[0], a[1] - b[1], a[2] - b[2]} }
-func (a Vec3) Scale(s float64) Vec3   { return Vec3{a[0] * s, a[1] * s, a[2] * s} }
-func (a Vec3) Dot(b Vec3) float64     { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
-func (a Vec3) Norm() float64          { return math.Sqrt(a.Dot(a)) }
-func (a Vec3) Dist(b Vec3) float64    { return a.Sub(b).Norm() }
-func (a Vec3) IsFinite() bool         { return finite(a[0]) && finite(a[1]) && finite(a[2]) }
-func finite(f float64) bool           { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+func (a Vec3) Add(b Vec3) Vec3      { return Vec3{a[0] + b[0], a[1] + b[1], a[2] + b[2]} }
+func (a Vec3) Sub(b Vec3) Vec3      { return Vec3{a[0] - b[0], a[1] - b[1], a[2] - b[2]} }
+func (a Vec3) Scale(s float64) Vec3 { return Vec3{a[0] * s, a[1] * s, a[2] * s} }
+func (a Vec3) Dot(b Vec3) float64   { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+func (a Vec3) Norm() float64        { return math.Sqrt(a.Dot(a)) }
+func (a Vec3) Dist(b Vec3) float64  { return a.Sub(b).Norm() }
+func (a Vec3) IsFinite() bool       { return finite(a[0]) && finite(a[1]) && finite(a[2]) }
+func finite(f float64) bool         { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 func (a Vec3) Cross(b Vec3) Vec3 {
 	return Vec3{a[1]*b[2] - a[2]*b[1], a[2]*b[0] - a[0]*b[2], a[0]*b[1] - a[1]*b[0]}
 }
