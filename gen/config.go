@@ -73,9 +73,9 @@ type FloorConfig struct {
 }
 
 type OutlierConfig struct {
-	MADK       *float64 `json:"mad_k,omitempty"`
-	MinSpreadM *float64 `json:"min_spread_m,omitempty"`
-	Erode      *bool    `json:"erode,omitempty"`
+	DepthGapM   *float64 `json:"depth_gap_m,omitempty"`
+	DepthGapRel *float64 `json:"depth_gap_rel,omitempty"`
+	Erode       *bool    `json:"erode,omitempty"`
 }
 
 type TemplatesConfig struct {
@@ -196,11 +196,11 @@ func (c *Config) applyDefaults() {
 		g.Floor.MaxTiltDeg = fd.MaxTiltDeg
 	}
 	cd := geometry.DefaultCloudOptions
-	if g.Outliers.MADK == nil {
-		g.Outliers.MADK = ptr(cd.MADK)
+	if g.Outliers.DepthGapM == nil {
+		g.Outliers.DepthGapM = ptr(cd.GapM)
 	}
-	if g.Outliers.MinSpreadM == nil {
-		g.Outliers.MinSpreadM = ptr(cd.MinSpread)
+	if g.Outliers.DepthGapRel == nil {
+		g.Outliers.DepthGapRel = ptr(cd.GapRel)
 	}
 	if g.Outliers.Erode == nil {
 		g.Outliers.Erode = ptr(cd.Erode)

@@ -60,7 +60,7 @@ func newProcessor(cfg *Config) (*processor, error) {
 	g := cfg.Geometry
 	fo := geometry.DefaultFloorOptions
 	fo.Iterations, fo.InlierDist, fo.MaxTiltDeg = g.Floor.Iterations, g.Floor.InlierDistM, g.Floor.MaxTiltDeg
-	co := geometry.CloudOptions{Erode: *g.Outliers.Erode, MADK: *g.Outliers.MADK, MinSpread: *g.Outliers.MinSpreadM, Stride: 1}
+	co := geometry.CloudOptions{Erode: *g.Outliers.Erode, GapM: *g.Outliers.DepthGapM, GapRel: *g.Outliers.DepthGapRel, Stride: 1}
 	return &processor{cfg: cfg, bank: bank, floor: fo, cloud: co, configHash: cfg.Hash()}, nil
 }
 
@@ -123,7 +123,8 @@ type objectState struct {
 	skip   string
 }
 
-func (p *processor) record(it *scene.Item) (*Record, error) {
+// analyze validates an item and measures its geometry.
+func (p *processor) analyze(it *scene.Item, rng *rand.Rand) (*analysis, error) {
 	if it.Err != nil {
 		return nil, it.Err
 	}
@@ -131,9 +132,8 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 		return nil, reject(RejectView, "no views")
 	}
 	g := p.cfg.Geometry
-	rng := itemRand(p.cfg.Seed, it.ID)
 	multi := len(it.Views) > 1
-	for n, v := range it.Views {
+	for _, v := range it.Views {
 		if v.W <= 0 || v.H <= 0 || v.W*v.H > 1<<26 {
 			return nil, reject(RejectView, "view %s: image size %d×%d", v.Name, v.W, v.H)
 		}
@@ -155,7 +155,6 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 		if len(v.Instances) != v.W*v.H {
 			return nil, reject(RejectView, "view %s: instance map has %d pixels, image has %d", v.Name, len(v.Instances), v.W*v.H)
 		}
-		_ = n
 	}
 	anchor := 0
 	if multi {
@@ -239,6 +238,27 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 		}
 	}
 
+	return &analysis{anchor: anchor, frame: frame, toFrame: toFrame, objects: objs}, nil
+}
+
+// analysis is an item's geometry: the anchor view, the canonical frame and
+// every object's cloud, cube and usability.
+type analysis struct {
+	anchor  int
+	frame   geometry.Frame
+	toFrame []geometry.Pose // per view: camera → canonical
+	objects []*objectState  // by instance id
+}
+
+func (p *processor) record(it *scene.Item) (*Record, error) {
+	rng := itemRand(p.cfg.Seed, it.ID)
+	an, err := p.analyze(it, rng)
+	if err != nil {
+		return nil, err
+	}
+	g := p.cfg.Geometry
+	objs := an.objects
+	av := &it.Views[an.anchor]
 	// Names are given over every labeled object, usable or not: an object
 	// no question asks about can still make a label ambiguous.
 	var named []templates.Named
@@ -264,7 +284,7 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 			skipped = append(skipped, SkippedObject{ID: o.id, Label: o.label, Reason: o.skip})
 			continue
 		}
-		plan = append(plan, templates.PlanObject{ID: o.id, Name: names[o.id], Sized: sized[o.id], Cube: o.cube, Box: o.mask.Bounds, Mask: o.mask})
+		plan = append(plan, templates.PlanObject{ID: o.id, Name: names[o.id], Sized: sized[o.id], Cube: o.cube, Box: o.mask.Bounds, Mask: o.mask, Vis: o.vis})
 	}
 	if len(plan) < 2 {
 		var why []string
@@ -280,13 +300,13 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 
 	pl, err := p.bank.Plan(templates.Input{
 		Index: it.Index, Rng: rng, Depth: av.Depth, Objects: plan,
-		Views: len(it.Views), AnchorView: anchor, Captions: it.Captions,
+		Views: len(it.Views), AnchorView: an.anchor, Captions: it.Captions,
 		Order: p.cfg.Templates.Order, MinMargin: *p.cfg.Templates.MinMarginM, MinDepthGap: *p.cfg.Templates.MinDepthGapM,
 	})
 	if err != nil {
 		return nil, reject(RejectNoPair, "%v", err)
 	}
-	return p.assemble(it, anchor, frame, pl, objs, skipped), nil
+	return p.assemble(it, an.anchor, an.frame, pl, objs, skipped), nil
 }
 
 // canonicalFrame fits the floor to the anchor view's support candidates:

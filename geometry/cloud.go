@@ -92,17 +92,20 @@ type CloudOptions struct {
 	// Erode drops mask pixels with a 4-neighbour outside the mask: boundary
 	// pixels of real masks straddle depth edges and give flying points.
 	Erode bool
-	// MADK removes points whose depth is further than MADK robust standard
-	// deviations (1.4826·MAD) from the median depth, with MinSpread meters
-	// as a floor on that distance; 0 disables the filter.
-	MADK      float64
-	MinSpread float64
+	// GapM and GapRel split the object's depths where consecutive sorted
+	// depths jump by more than max(GapM, GapRel·depth), and keep the part
+	// holding the median. A mask that bleeds onto the wall behind or the
+	// object in front leaves such a jump; a real surface, however oblique,
+	// does not. (A spread-based filter such as MAD would instead trim the
+	// far part of a top face seen at a grazing angle.) GapM = 0 disables it.
+	GapM   float64
+	GapRel float64
 	// Stride samples every Stride-th pixel in each direction (1 = all).
 	Stride int
 }
 
 // DefaultCloudOptions are the settings the pipeline uses unless configured.
-var DefaultCloudOptions = CloudOptions{Erode: true, MADK: 4, MinSpread: 0.1, Stride: 1}
+var DefaultCloudOptions = CloudOptions{Erode: true, GapM: 0.15, GapRel: 0.05, Stride: 1}
 
 // CloudStats says what happened to a mask on its way to a cloud.
 type CloudStats struct {
@@ -137,17 +140,12 @@ func MaskCloud(d DepthMap, k Intrinsics, m *Mask, toFrame Pose, o CloudOptions) 
 		}
 	}
 	lo, hi := math.Inf(-1), math.Inf(1)
-	if o.MADK > 0 && len(kept) > 0 {
+	if o.GapM > 0 && len(kept) > 0 {
 		zs := make([]float64, len(kept))
 		for n, p := range kept {
 			zs[n] = p.z
 		}
-		med := median(zs)
-		for n := range zs {
-			zs[n] = math.Abs(zs[n] - med)
-		}
-		spread := math.Max(o.MADK*1.4826*median(zs), o.MinSpread)
-		lo, hi = med-spread, med+spread
+		lo, hi = depthCluster(zs, o.GapM, o.GapRel)
 	}
 	pts := make([]Vec3, 0, len(kept))
 	for _, p := range kept {
@@ -161,14 +159,27 @@ func MaskCloud(d DepthMap, k Intrinsics, m *Mask, toFrame Pose, o CloudOptions) 
 	return pts, st
 }
 
-// median sorts a copy-free slice in place and returns its median.
-func median(v []float64) float64 {
-	slices.Sort(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
+// depthCluster sorts zs and returns the depth range around the median that
+// has no jump larger than max(gap, rel·z) between consecutive depths.
+func depthCluster(zs []float64, gap, rel float64) (lo, hi float64) {
+	slices.Sort(zs)
+	m := len(zs) / 2
+	jump := func(z float64) float64 { return math.Max(gap, rel*z) }
+	hi = zs[len(zs)-1]
+	for k := m; k+1 < len(zs); k++ {
+		if zs[k+1]-zs[k] > jump(zs[k]) {
+			hi = zs[k]
+			break
+		}
 	}
-	return (v[n/2-1] + v[n/2]) / 2
+	lo = zs[0]
+	for k := m; k > 0; k-- {
+		if zs[k]-zs[k-1] > jump(zs[k]) {
+			lo = zs[k]
+			break
+		}
+	}
+	return lo, hi
 }
 
 // ErrTooFewPoints is wrapped when a cloud is too small to describe an object.

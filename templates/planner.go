@@ -34,6 +34,9 @@ type PlanObject struct {
 	Cube  geometry.Cube
 	Box   image.Rectangle // 2D box in the anchor view
 	Mask  *geometry.Mask  // in the anchor view
+	// Vis says which sides of the object are hidden in the anchor view;
+	// relations that read a hidden extent are not asked.
+	Vis geometry.Visibility
 }
 
 // Input is everything the planner needs for one record.
@@ -130,7 +133,7 @@ func (b *Bank) Plan(in Input) (*Plan, error) {
 
 	for _, pr := range pairs {
 		A, B := in.Objects[pr.a], in.Objects[pr.b]
-		if math.Abs(geometry.Margin(geometry.Left, A.Cube, B.Cube)) < in.MinMargin {
+		if !geometry.Answerable(geometry.Left, A.Vis, B.Vis) || math.Abs(geometry.Margin(geometry.Left, A.Cube, B.Cube)) < in.MinMargin {
 			continue
 		}
 		rel, ok := b.chooseRelation(in, A, B)
@@ -156,7 +159,7 @@ func (b *Bank) chooseRelation(in Input, A, B PlanObject) (geometry.Relation, boo
 		if r == geometry.Bigger && (A.Sized || B.Sized) {
 			continue // "large red box" would give the answer away
 		}
-		if math.Abs(geometry.Margin(r, A.Cube, B.Cube)) >= in.MinMargin {
+		if geometry.Answerable(r, A.Vis, B.Vis) && math.Abs(geometry.Margin(r, A.Cube, B.Cube)) >= in.MinMargin {
 			return r, true
 		}
 	}

@@ -17,12 +17,13 @@ type View struct {
 	// Instances holds object ids per pixel, 0 for floor, walls and nothing.
 	Instances []uint16
 	// Visible and Amodal count, per object id, the pixels where the object
-	// is seen and where it would be seen were nothing in front of it.
+	// is seen and where it would be seen were nothing in front of it and
+	// the image unbounded.
 	Visible, Amodal map[int]int
 }
 
-// VisibleFraction is the share of an object's in-image silhouette that is
-// not hidden by other objects.
+// VisibleFraction is the share of an object's whole silhouette that is seen:
+// neither hidden by other objects nor cut off by the image border.
 func (v *View) VisibleFraction(id int) float64 {
 	if v.Amodal[id] == 0 {
 		return 0
@@ -51,8 +52,15 @@ func (s *Scene) Render(cam int) *View {
 		Amodal:    map[int]int{},
 	}
 	rects := make([]image.Rectangle, len(s.Objects))
+	full := image.Rect(0, 0, w, h)
 	for k := range s.Objects {
-		rects[k] = s.screenRect(&s.Objects[k], c)
+		r, whole := s.screenRect(&s.Objects[k], c)
+		rects[k] = r.Intersect(full)
+		if !whole && !r.In(full) {
+			// Amodal pixels beyond the border: an object cut off by the
+			// frame is partly hidden too.
+			s.countOutside(&s.Objects[k], c, r, full, v.Amodal)
+		}
 	}
 	o := c.Position()
 	for j := 0; j < h; j++ {
@@ -110,8 +118,9 @@ func (s *Scene) Render(cam int) *View {
 func clamp8(f float64) uint8 { return uint8(math.Max(0, math.Min(255, math.Round(f)))) }
 
 // screenRect bounds the pixels an object can cover, from its world AABB's
-// corners; the full image when a corner is behind the camera.
-func (s *Scene) screenRect(ob *Object, c Camera) image.Rectangle {
+// corners, not clipped to the image; whole is true (and the rectangle the
+// image) when a corner is behind the camera.
+func (s *Scene) screenRect(ob *Object, c Camera) (r image.Rectangle, whole bool) {
 	full := image.Rect(0, 0, c.K.W, c.K.H)
 	cube := ob.TrueCube(geometry.IdentityPose)
 	toCam := c.CamToWorld.Inverse()
@@ -119,13 +128,29 @@ func (s *Scene) screenRect(ob *Object, c Camera) image.Rectangle {
 	for _, p := range cube.Corners() {
 		u, v, ok := c.K.Project(toCam.Apply(p))
 		if !ok {
-			return full
+			return full, true
 		}
 		minU, maxU = math.Min(minU, u), math.Max(maxU, u)
 		minV, maxV = math.Min(minV, v), math.Max(maxV, v)
 	}
-	r := image.Rect(int(math.Floor(minU))-1, int(math.Floor(minV))-1, int(math.Ceil(maxU))+2, int(math.Ceil(maxV))+2)
-	return r.Intersect(full)
+	return image.Rect(int(math.Floor(minU))-1, int(math.Floor(minV))-1, int(math.Ceil(maxU))+2, int(math.Ceil(maxV))+2), false
+}
+
+// countOutside adds to amodal the pixels of r outside the image (as if the
+// sensor were larger) where the object would be seen.
+func (s *Scene) countOutside(ob *Object, c Camera, r, full image.Rectangle, amodal map[int]int) {
+	o := c.Position()
+	for j := r.Min.Y; j < r.Max.Y; j++ {
+		for i := r.Min.X; i < r.Max.X; i++ {
+			if (image.Point{i, j}).In(full) {
+				continue
+			}
+			d := c.CamToWorld.Rotate(c.K.Ray(float64(i), float64(j)))
+			if _, ok := hitObject(ob, o, d); ok {
+				amodal[ob.ID]++
+			}
+		}
+	}
 }
 
 func (s *Scene) hitFloor(o, d geometry.Vec3) (hit, bool) {
