@@ -131,4 +131,3 @@ func TestWrongExport(t *testing.T) {
 		t.Fatalf("error %v, want it to name the missing input and the model's real one", err)
 	}
 }
-
