@@ -329,3 +329,45 @@ func rows(t Tensor, off, n int64) Tensor {
 	}
 	return out
 }
+
+// Each calls fn(ctx, i) for i in [0, n) from up to limit goroutines at once
+// (so that items reach a Batcher together, without preparing all n inputs
+// up front). The first failure cancels the rest, and its error is returned
+// rather than the cancellations it caused.
+func Each(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, max(1, limit))
+	)
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}

@@ -18,12 +18,10 @@ package clip
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"math"
 	"os"
-	"sync"
 
 	"github.com/boostgen/boostgen/internal/models/imgprep"
 	"github.com/boostgen/boostgen/internal/ort"
@@ -184,43 +182,23 @@ func (m *Model) EmbedImages(ctx context.Context, imgs []image.Image) ([][]float3
 		return nil, fmt.Errorf("clip: no vision model configured")
 	}
 	out := make([][]float32, len(imgs))
-	errs := make([]error, len(imgs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i, img := range imgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := m.cfg.Size
-			px, _ := imgprep.Input(img, n, n, imgprep.CenterCrop, m.cfg.Norm, 0)
-			res, err := m.images.Run(ctx, ort.F32Tensor(px, 1, 3, int64(n), int64(n)))
-			if err == nil {
-				out[i] = append([]float32(nil), res[0].F32...)
-				err = normalize(out[i])
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("clip: image %d: %w", i, err)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	// Report the error that made the others give up, not their giving up.
-	var first error
-	for _, err := range errs {
-		if err != nil && (first == nil || isCancel(first) && !isCancel(err)) {
-			first = err
+	n := m.cfg.Size
+	err := ort.Each(ctx, len(imgs), 2*max(1, m.cfg.Batch.MaxBatch), func(ctx context.Context, i int) error {
+		px, _ := imgprep.Input(imgs[i], n, n, imgprep.CenterCrop, m.cfg.Norm, 0)
+		res, err := m.images.Run(ctx, ort.F32Tensor(px, 1, 3, int64(n), int64(n)))
+		if err == nil {
+			out[i] = append([]float32(nil), res[0].F32...)
+			err = normalize(out[i])
 		}
-	}
-	if first != nil {
-		return nil, first
+		if err != nil {
+			return fmt.Errorf("clip: image %d: %w", i, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-func isCancel(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // EmbedTexts returns one unit-length embedding per text: from the text
