@@ -16,11 +16,11 @@ import (
 	"github.com/boostgen/boostgen/internal/ort"
 )
 
-// affineModel writes y = 2x + 1 with x, y of shape [batch, 4].
+// affineModel writes y = 2x + 1 with x, y of shape [batch, n].
 func affineModel(t testing.TB, dir string) string {
 	g := onnxtest.New().
-		Input("x", onnxtest.Float, "batch", 4).
-		Output("y", onnxtest.Float, "batch", 4)
+		Input("x", onnxtest.Float, "batch", "n").
+		Output("y", onnxtest.Float, "batch", "n")
 	m := g.Op("Mul", []string{"x", g.Scalar(2)})
 	g.Node("Add", []string{m, g.Scalar(1)}, []string{"y"})
 	p := filepath.Join(dir, "affine.onnx")
@@ -73,11 +73,11 @@ func TestOpenErrors(t *testing.T) {
 		{"bad model file", garbage, affine, "", []string{garbage, "not a loadable ONNX model"}},
 		{"missing model file", filepath.Join(dir, "nope.onnx"), affine, "", []string{"nope.onnx", "no such file"}},
 		{"wrong input name", good, ort.Contract{Inputs: []ort.Spec{{Name: "pixel_values"}}, Outputs: affine.Outputs}, "",
-			[]string{good, `no input "pixel_values"`, `"x" [?,4] float32`}},
+			[]string{good, `no input "pixel_values"`, `"x" [?,?] float32`}},
 		{"wrong output name", good, ort.Contract{Inputs: affine.Inputs, Outputs: []ort.Spec{{Name: "depth"}}}, "",
 			[]string{good, `no output "depth"`, `"y"`}},
 		{"wrong rank", good, ort.Contract{Inputs: []ort.Spec{{Name: "x", Ranks: []int{4}}}, Outputs: affine.Outputs}, "",
-			[]string{good, `input "x" has rank 2 [?,4], want rank 4`}},
+			[]string{good, `input "x" has rank 2 [?,?], want rank 4`}},
 		{"wrong type", good, ort.Contract{Inputs: []ort.Spec{{Name: "x", Type: ort.Int64}}, Outputs: affine.Outputs}, "",
 			[]string{good, `input "x" has element type`, "want int64"}},
 		{"missing provider", good, affine, "cuda:0", []string{"cuda:0", "not available", good}},
@@ -174,18 +174,21 @@ func TestBatcherKeepsCallersApart(t *testing.T) {
 			defer wg.Done()
 			for i := range items {
 				x := float32(c*1000 + i)
-				rows := int64(1 + (c+i)%2) // items of one and two rows mix
-				in := make([]float32, 4*rows)
+				// Items of one and two rows mix, and so do items of
+				// width 4 and 3, which cannot share a batch.
+				rows := int64(1 + (c+i)%2)
+				width := int64(3 + c%2)
+				in := make([]float32, width*rows)
 				for j := range in {
 					in[j] = x + float32(j)/8
 				}
-				out, err := b.Run(context.Background(), ort.F32Tensor(in, rows, 4))
+				out, err := b.Run(context.Background(), ort.F32Tensor(in, rows, width))
 				if err != nil {
 					errs <- err
 					return
 				}
-				if out[0].Shape[0] != rows {
-					errs <- fmt.Errorf("caller %d item %d: got shape %v, want %d rows", c, i, out[0].Shape, rows)
+				if out[0].Shape[0] != rows || out[0].Shape[1] != width {
+					errs <- fmt.Errorf("caller %d item %d: got shape %v, want [%d %d]", c, i, out[0].Shape, rows, width)
 					return
 				}
 				for j, v := range out[0].F32 {
