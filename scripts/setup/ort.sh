@@ -28,6 +28,7 @@ if [[ ! -s "$lib" ]]; then
   tar -xzf "${tgz[0]}" -C "$tmp" "$src"
   # Copy every shared library beside libonnxruntime.so.1 (providers, if a
   # future package ships them), but not the Node binding.
+  rm -rf "$cache.tmp"
   mkdir -p "$cache.tmp"
   find "$tmp/$src" -maxdepth 1 -name '*.so*' -exec cp {} "$cache.tmp/" \;
   [[ -s "$cache.tmp/libonnxruntime.so.1" ]] || { echo "ort.sh: libonnxruntime.so.1 not found in the package under $src" >&2; exit 1; }
