@@ -39,6 +39,9 @@ type Batcher struct {
 	quit    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
+	// spare holds float32 batch buffers back from finished runs, so that
+	// a steady stream of batches does not allocate (and zero) new ones.
+	spare sync.Pool
 }
 
 type request struct {
@@ -163,6 +166,9 @@ func (b *Batcher) collect() {
 		if cur == nil {
 			select {
 			case r := <-b.reqs:
+				if dropped(r) {
+					continue
+				}
 				cur = b.start(r)
 			case <-b.quit:
 				return
@@ -180,6 +186,9 @@ func (b *Batcher) collect() {
 			}
 			select {
 			case r := <-b.reqs:
+				if dropped(r) {
+					break
+				}
 				if fits(cur, r, int64(b.opt.MaxBatch)) {
 					b.add(cur, r)
 				} else {
@@ -217,6 +226,16 @@ func (b *Batcher) collect() {
 	}
 }
 
+// dropped answers a request whose caller has already given up, so that it
+// takes no room in a batch.
+func dropped(r *request) bool {
+	if err := r.ctx.Err(); err != nil {
+		r.done <- result{err: err}
+		return true
+	}
+	return false
+}
+
 // fits reports whether r can join bt: same element types and same shape
 // past the batch dimension, and room left.
 func fits(bt *batch, r *request, max int64) bool {
@@ -245,11 +264,18 @@ func (b *Batcher) start(r *request) *batch {
 		case Int32:
 			bt.inputs[i] = Tensor{Shape: shape, I32: make([]int32, 0, per*int(max))}
 		default:
-			bt.inputs[i] = Tensor{Shape: shape, F32: make([]float32, 0, per*int(max))}
+			bt.inputs[i] = Tensor{Shape: shape, F32: b.floats(per * int(max))}
 		}
 	}
 	b.add(bt, r)
 	return bt
+}
+
+func (b *Batcher) floats(n int) []float32 {
+	if p, ok := b.spare.Get().(*[]float32); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]float32, 0, n)
 }
 
 func (b *Batcher) add(bt *batch, r *request) {
@@ -286,6 +312,13 @@ func (b *Batcher) run(bt *batch) {
 	}
 	// One caller giving up must not abort the others' rows.
 	outs, err := b.s.Run(context.Background(), bt.inputs...)
+	// The outputs are separate memory, so the inputs can serve again.
+	for _, in := range bt.inputs {
+		if in.F32 != nil {
+			f := in.F32
+			b.spare.Put(&f)
+		}
+	}
 	if err == nil {
 		for i, o := range outs {
 			if len(o.Shape) == 0 || o.Shape[0] != bt.rows {

@@ -223,13 +223,17 @@ func TestBatcherContext(t *testing.T) {
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Run returned %v, want context.Canceled", err)
 	}
-	// A full batch still runs at once.
+	// A full batch runs at once, without waiting out MaxWait. (A fresh
+	// batcher: the cancelled item above may or may not hold a slot in the
+	// first one's forming batch.)
+	full := ort.NewBatcher(s, ort.BatchOptions{MaxBatch: 4, MaxWait: time.Hour})
+	defer full.Close()
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := b.Run(context.Background(), ort.F32Tensor([]float32{float32(i), 0, 0, 0}, 1, 4))
+			out, err := full.Run(context.Background(), ort.F32Tensor([]float32{float32(i), 0, 0, 0}, 1, 4))
 			if err != nil || out[0].F32[0] != float32(2*i+1) {
 				t.Errorf("item %d: %v %v", i, out, err)
 			}
