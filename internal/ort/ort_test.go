@@ -260,3 +260,12 @@ func TestBatcherClose(t *testing.T) {
 		t.Fatalf("Run after Close returned %v, want ErrClosed", err)
 	}
 }
+
+func TestRunCancelled(t *testing.T) {
+	s := openAffine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Run(ctx, ort.F32Tensor(make([]float32, 4), 1, 4)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with a cancelled context returned %v, want context.Canceled", err)
+	}
+}
