@@ -1,0 +1,166 @@
+// Command ort measures what the dynamic batcher costs: the throughput of
+// single items submitted by concurrent callers through ort.Batcher, divided
+// by a raw Session.Run loop over pre-made tensors of the same batches, on a
+// CPU model of real cost (a 3-layer conv stack on 512x512 images). The goal
+// is a ratio of at least 0.9. The machine may be shared, so short rounds
+// alternate and the median of the per-round ratios is reported with the
+// ratio of the totals.
+//
+//	eval "$(scripts/setup/ort.sh)"
+//	go run ./bench/ort -batch 4 -items 8 -rounds 21
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/boostgen/boostgen/internal/onnxtest"
+	"github.com/boostgen/boostgen/internal/ort"
+)
+
+func main() {
+	var (
+		batch   = flag.Int("batch", 4, "batch size B")
+		size    = flag.Int("size", 512, "image side")
+		width   = flag.Int("width", 16, "channels of the hidden conv layers")
+		items   = flag.Int("items", 8, "items per measurement (a multiple of -batch)")
+		rounds  = flag.Int("rounds", 21, "alternating raw/batcher rounds; the median of the per-round ratios is reported")
+		threads = flag.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
+		lib     = flag.String("lib", "", "libonnxruntime path (default $BOOSTGEN_ORT_LIB)")
+	)
+	flag.Parse()
+	if *items%*batch != 0 {
+		log.Fatalf("-items %d is not a multiple of -batch %d", *items, *batch)
+	}
+	dir, err := os.MkdirTemp("", "ortbench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "convstack.onnx")
+	if err := convStack(*size, *width).Write(path); err != nil {
+		log.Fatal(err)
+	}
+	s, err := ort.Open(path, ort.Contract{
+		Inputs:  []ort.Spec{{Name: "x", Ranks: []int{4}}},
+		Outputs: []ort.Spec{{Name: "y", Ranks: []int{4}}},
+	}, ort.Options{Library: *lib, IntraOpThreads: *threads})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	n := int64(*size)
+	per := int(3 * n * n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	single := make([]ort.Tensor, *items)
+	for i := range single {
+		d := make([]float32, per)
+		for j := range d {
+			d[j] = rng.Float32()
+		}
+		single[i] = ort.F32Tensor(d, 1, 3, n, n)
+	}
+	// The raw loop gets the same data, already batched.
+	var batches []ort.Tensor
+	for lo := 0; lo < *items; lo += *batch {
+		d := make([]float32, 0, per**batch)
+		for _, t := range single[lo : lo+*batch] {
+			d = append(d, t.F32...)
+		}
+		batches = append(batches, ort.F32Tensor(d, int64(*batch), 3, n, n))
+	}
+	ctx := context.Background()
+
+	raw := func() time.Duration {
+		start := time.Now()
+		for _, b := range batches {
+			if _, err := s.Run(ctx, b); err != nil {
+				log.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	batched := func() time.Duration {
+		bt := ort.NewBatcher(s, ort.BatchOptions{MaxBatch: *batch, MaxWait: 50 * time.Millisecond})
+		defer bt.Close()
+		// Enough callers to fill one batch while another runs.
+		callers := 2 * *batch
+		next := make(chan int)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					out, err := bt.Run(ctx, single[i])
+					if err != nil {
+						log.Fatal(err)
+					}
+					if out[0].Shape[0] != 1 {
+						log.Fatalf("item %d: output shape %v", i, out[0].Shape)
+					}
+				}
+			}()
+		}
+		for i := range single {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return time.Since(start)
+	}
+
+	raw() // warm up: first runs allocate ONNX Runtime's arenas
+	var rawSum, batSum time.Duration
+	var ratios []float64
+	for r := range *rounds {
+		// Alternate which goes first, so drifting load hits both alike.
+		var rt, bt time.Duration
+		if r%2 == 0 {
+			rt, bt = raw(), batched()
+		} else {
+			bt, rt = batched(), raw()
+		}
+		rawSum += rt
+		batSum += bt
+		ratios = append(ratios, rt.Seconds()/bt.Seconds())
+		fmt.Printf("round %d: raw %v, batcher %v, ratio %.3f\n", r+1, rt.Round(time.Millisecond), bt.Round(time.Millisecond), ratios[r])
+	}
+	slices.Sort(ratios)
+	total := float64(*items * *rounds)
+	fmt.Printf("model: conv stack 3->%d->%d->3 (3x3) at %dx%d, B=%d, %d items x %d rounds, ONNX Runtime %s\n", *width, *width, *size, *size, *batch, *items, *rounds, ort.Version())
+	fmt.Printf("raw Run loop: %.2f items/s; batcher: %.2f items/s (totals)\n", total/rawSum.Seconds(), total/batSum.Seconds())
+	fmt.Printf("ratio batcher/raw throughput: %.3f median of rounds, %.3f from totals (goal >= 0.9)\n", ratios[len(ratios)/2], rawSum.Seconds()/batSum.Seconds())
+}
+
+// convStack is x [B,3,s,s] -> conv3x3(3->w) -> relu -> conv3x3(w->w) ->
+// relu -> conv3x3(w->3) -> y, with fixed pseudo-random weights.
+func convStack(s, w int) *onnxtest.Graph {
+	g := onnxtest.New().
+		Input("x", onnxtest.Float, "batch", 3, s, s).
+		Output("y", onnxtest.Float, "batch", 3, s, s)
+	rng := rand.New(rand.NewPCG(3, 4))
+	conv := func(in string, cin, cout int) string {
+		wt := make([]float32, cout*cin*9)
+		for i := range wt {
+			wt[i] = (rng.Float32() - 0.5) / float32(cin*3)
+		}
+		bias := make([]float32, cout)
+		return g.Op("Conv", []string{in, g.Const(wt, int64(cout), int64(cin), 3, 3), g.Const(bias, int64(cout))},
+			onnxtest.Ints("kernel_shape", 3, 3), onnxtest.Ints("pads", 1, 1, 1, 1))
+	}
+	h := g.Op("Relu", []string{conv("x", 3, w)})
+	h = g.Op("Relu", []string{conv(h, w, w)})
+	g.Identity(conv(h, w, 3), "y")
+	return g
+}
