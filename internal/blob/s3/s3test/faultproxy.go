@@ -65,6 +65,28 @@ type FaultConfig struct {
 	// StallFor bounds a stall when the client does not hang up first;
 	// 0 means one minute.
 	StallFor time.Duration
+	// Match, when set, limits faults to the requests it accepts (see
+	// MatchUploadPart and friends); others always pass through.
+	Match func(*http.Request) bool
+	// Limit, when positive, caps the number of faults injected: Limit 1 with
+	// Rate 1 fails exactly the first matching request.
+	Limit int64
+}
+
+// MatchUploadPart accepts UploadPart requests.
+func MatchUploadPart(r *http.Request) bool {
+	q := r.URL.Query()
+	return r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId")
+}
+
+// MatchCompleteMultipart accepts CompleteMultipartUpload requests.
+func MatchCompleteMultipart(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+}
+
+// MatchPutIfAbsent accepts conditional PutObject requests (If-None-Match: *).
+func MatchPutIfAbsent(r *http.Request) bool {
+	return r.Method == http.MethodPut && r.Header.Get("If-None-Match") == "*"
 }
 
 // FaultProxy is an HTTP proxy on 127.0.0.1 in front of an S3 server that
@@ -169,23 +191,25 @@ func (p *FaultProxy) Counts() string {
 	return s
 }
 
-// decide draws the fate of the next request: a fault, or -1 for none.
-func (p *FaultProxy) decide() Fault {
+// decide draws the fate of request r: a fault, or -1 for none.
+func (p *FaultProxy) decide(r *http.Request) Fault {
+	if p.cfg.Match != nil && !p.cfg.Match(r) {
+		return -1
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	x, k := p.rng.Float64(), p.rng.IntN(len(p.cfg.Faults))
-	if x >= p.cfg.Rate {
+	if x >= p.cfg.Rate || p.cfg.Limit > 0 && p.InjectedTotal() >= p.cfg.Limit {
 		return -1
 	}
-	return p.cfg.Faults[k]
+	f := p.cfg.Faults[k]
+	p.injected[f].Add(1) // under the lock, so that Limit holds
+	return f
 }
 
 func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
-	f := p.decide()
-	if f >= 0 {
-		p.injected[f].Add(1)
-	}
+	f := p.decide(r)
 	switch f {
 	case Fault500:
 		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
