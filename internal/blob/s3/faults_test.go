@@ -109,10 +109,14 @@ func TestUploadsSurviveFaults(t *testing.T) {
 			if err := <-watched; err != nil {
 				t.Errorf("watcher: %v", err)
 			}
-			for i, size := range sizes {
-				got, n := readHash(t, direct, fmt.Sprintf("obj/%d", i))
-				if got != hashes[i] || n != size {
-					t.Errorf("obj/%d: read back %d bytes (hash match %v), want %d", i, n, got == hashes[i], size)
+			// Read back both ways: directly, and through the faults (where
+			// downloads cut off midway must resume).
+			for _, rd := range []blob.Store{direct, st} {
+				for i, size := range sizes {
+					got, n := readHash(t, rd, fmt.Sprintf("obj/%d", i))
+					if got != hashes[i] || n != size {
+						t.Errorf("obj/%d: read back %d bytes (hash match %v), want %d", i, n, got == hashes[i], size)
+					}
 				}
 			}
 
@@ -178,6 +182,46 @@ func TestLostResponses(t *testing.T) {
 			tc.run(t, srv.OpenStore(t, prefix, faultyOptions(srv, proxy, aws.RetryModeStandard)), srv.OpenStore(t, prefix, srv.Options()))
 			if proxy.Injected(s3test.FaultReset) != 1 {
 				t.Fatalf("proxy: %s; want exactly one reset", proxy.Counts())
+			}
+		})
+	}
+}
+
+// A download cut off midway resumes where it stopped and still yields the
+// object's exact bytes.
+func TestDownloadsResume(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		size  int64
+		drops int64
+	}{
+		{"single part", 3 * MiB, 1},
+		{"single part, dropped thrice", 3 * MiB, 3},
+		{"multipart", 12 * MiB, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := "resume/" + tc.name
+			o := srv.Options()
+			o.PartSize = 5 * MiB
+			w, err := srv.OpenStore(t, prefix, o).Create(ctx, "x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := writeStream(t, w, tc.size, 9)
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			proxy := s3test.StartFaultProxy(t, srv.Endpoint, s3test.FaultConfig{
+				Rate: 1, Limit: tc.drops, Faults: []s3test.Fault{s3test.FaultTruncate}, Match: s3test.MatchGetObject,
+			})
+			got, n := readHash(t, srv.OpenStore(t, prefix, faultyOptions(srv, proxy, aws.RetryModeStandard)), "x")
+			if got != want || n != tc.size {
+				t.Fatalf("read %d bytes (hash match %v), want %d", n, got == want, tc.size)
+			}
+			if proxy.Injected(s3test.FaultTruncate) != tc.drops {
+				t.Fatalf("proxy: %s; want %d truncations", proxy.Counts(), tc.drops)
 			}
 		})
 	}

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
@@ -327,8 +329,10 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	return fmt.Errorf("s3: put %s: %w", s.url(key), blob.ErrExists)
 }
 
-// Open reads key. The body is verified against the stored CRC32 (or other)
-// checksum when the server kept one.
+// Open reads key. A download cut off midway is resumed where it stopped
+// (a ranged GET pinned to the same ETag, so a concurrent overwrite fails the
+// read rather than splicing two objects), and the bytes are checked against
+// the object's CRC32 when the server kept a whole-object one.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	k, err := s.objectKey(key)
 	if err != nil {
@@ -342,8 +346,76 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, s.mapErr("get", key, err)
 	}
-	return out.Body, nil
+	r := &reader{s: s, ctx: ctx, key: key, objectKey: k, body: out.Body, etag: out.ETag, size: -1, crc: crc32.NewIEEE()}
+	if out.ContentLength != nil {
+		r.size = *out.ContentLength
+	}
+	// A composite checksum ("...-N") covers parts, not the byte stream.
+	if c := aws.ToString(out.ChecksumCRC32); c != "" && !strings.Contains(c, "-") {
+		r.wantCRC = c
+	}
+	return r, nil
 }
+
+// maxResumes bounds how often one download is resumed.
+const maxResumes = 10
+
+type reader struct {
+	s         *Store
+	ctx       context.Context
+	key       string
+	objectKey string
+	body      io.ReadCloser
+	etag      *string
+	size, off int64 // size is -1 when the server did not say
+	resumes   int
+	crc       hash.Hash32
+	wantCRC   string
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		r.crc.Write(p[:n])
+		switch {
+		case err == io.EOF && (r.off == r.size || r.size < 0):
+			if r.wantCRC != "" && crc32String(r.crc.Sum32()) != r.wantCRC {
+				return n, fmt.Errorf("s3: get %s: CRC32 mismatch: the bytes read are not the bytes stored", r.s.url(r.key))
+			}
+			return n, io.EOF
+		case err == nil:
+			return n, nil
+		case n > 0:
+			return n, nil // the error comes back on the next Read
+		}
+		if r.resumes >= maxResumes || r.ctx.Err() != nil || r.size < 0 || r.off > r.size {
+			return 0, fmt.Errorf("s3: get %s: %w", r.s.url(r.key), err)
+		}
+		r.resumes++
+		r.body.Close()
+		if rerr := r.resume(); rerr != nil {
+			return 0, fmt.Errorf("s3: get %s: %v; resuming at byte %d: %w", r.s.url(r.key), err, r.off, rerr)
+		}
+	}
+}
+
+func (r *reader) resume() error {
+	out, err := r.s.client.GetObject(r.ctx, &s3.GetObjectInput{
+		Bucket:  &r.s.bucket,
+		Key:     &r.objectKey,
+		Range:   aws.String(fmt.Sprintf("bytes=%d-", r.off)),
+		IfMatch: r.etag,
+	})
+	if err != nil {
+		r.body = io.NopCloser(bytes.NewReader(nil))
+		return err
+	}
+	r.body = out.Body
+	return nil
+}
+
+func (r *reader) Close() error { return r.body.Close() }
 
 // Stat describes key.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {

@@ -1,12 +1,15 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
@@ -346,5 +349,33 @@ func TestOpenFromEnv(t *testing.T) {
 	got, err := blob.ReadAll(ctx, srv.Store, "env/prefix/k")
 	if err != nil || string(got) != "v" {
 		t.Fatalf("read through the plain store: %q, %v", got, err)
+	}
+}
+
+// Bytes that rot on the server's disk are caught by the CRC32 stored with the
+// object, rather than flowing into training data.
+func TestCorruptionDetected(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	st := srv.OpenStore(t, "rot", srv.Options())
+	data := bytes.Repeat([]byte(`{"q":"how far?","a":"1.5 m"}`+"\n"), 40000)
+	if err := blob.Put(ctx, st, "shard.jsonl", data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := blob.ReadAll(ctx, st, "shard.jsonl"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("intact read: %v", err)
+	}
+	// The posix backend keeps the object as a plain file: flip one byte.
+	path := filepath.Join(srv.Dir, srv.Bucket, "rot", "shard.jsonl")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{'X'}, int64(len(data)/2)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := blob.ReadAll(ctx, st, "shard.jsonl"); err == nil {
+		t.Fatal("read a corrupted object without an error")
 	}
 }

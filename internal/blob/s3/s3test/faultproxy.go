@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,6 +35,10 @@ const (
 	// connection until the client gives up (its read timeout) or
 	// FaultConfig.StallFor passes.
 	FaultStall
+	// FaultTruncate forwards the request and cuts the response body off
+	// halfway with a reset, as a dropped download does; a response without a
+	// body to cut is reset instead.
+	FaultTruncate
 	numFaults
 )
 
@@ -46,12 +52,14 @@ func (f Fault) String() string {
 		return "reset"
 	case FaultStall:
 		return "stall"
+	case FaultTruncate:
+		return "truncate"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
 
 // AllFaults lists every kind of fault.
-var AllFaults = []Fault{Fault500, FaultSlowDown, FaultReset, FaultStall}
+var AllFaults = []Fault{Fault500, FaultSlowDown, FaultReset, FaultStall, FaultTruncate}
 
 // FaultConfig says how often and how the proxy fails.
 type FaultConfig struct {
@@ -82,6 +90,12 @@ func MatchUploadPart(r *http.Request) bool {
 // MatchCompleteMultipart accepts CompleteMultipartUpload requests.
 func MatchCompleteMultipart(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+}
+
+// MatchGetObject accepts GetObject requests (path-style addressing).
+func MatchGetObject(r *http.Request) bool {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	return r.Method == http.MethodGet && bucket != "" && key != "" && !r.URL.Query().Has("uploadId")
 }
 
 // MatchPutIfAbsent accepts conditional PutObject requests (If-None-Match: *).
@@ -138,8 +152,12 @@ func StartFaultProxy(t testing.TB, target string, cfg FaultConfig) *FaultProxy {
 	// SigV4 signs, so the server must see the proxy's host:port.
 	p.proxy = httputil.NewSingleHostReverseProxy(u)
 	p.proxy.ModifyResponse = func(resp *http.Response) error {
-		if f, _ := resp.Request.Context().Value(faultKey{}).(Fault); f == FaultReset {
+		switch f, _ := resp.Request.Context().Value(faultKey{}).(Fault); {
+		case f == FaultReset, f == FaultTruncate && resp.ContentLength < 2:
 			return errResetAfter
+		case f == FaultTruncate:
+			// The proxy fails to copy the rest and aborts the connection.
+			resp.Body = &truncatedBody{ReadCloser: resp.Body, left: resp.ContentLength / 2}
 		}
 		return nil
 	}
@@ -150,7 +168,10 @@ func StartFaultProxy(t testing.TB, target string, cfg FaultConfig) *FaultProxy {
 		}
 		http.Error(w, "fault proxy: "+err.Error(), http.StatusBadGateway)
 	}
-	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
+	// Injected failures are the point, not news: keep them out of test logs.
+	quiet := log.New(io.Discard, "", 0)
+	p.proxy.ErrorLog = quiet
+	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ErrorLog: quiet}
 	go p.srv.Serve(l)
 	t.Cleanup(p.Close)
 	return p
@@ -223,8 +244,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(p.cfg.StallFor):
 		}
 		reset(w)
-	case FaultReset:
-		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, FaultReset))
+	case FaultReset, FaultTruncate:
+		r = r.WithContext(context.WithValue(r.Context(), faultKey{}, f))
 		p.proxy.ServeHTTP(w, r)
 	default:
 		p.proxy.ServeHTTP(w, r)
@@ -250,4 +271,20 @@ func reset(w http.ResponseWriter) {
 		tc.SetLinger(0)
 	}
 	conn.Close()
+}
+
+type truncatedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+var errTruncated = errors.New("s3test: response truncated")
+
+func (b *truncatedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errTruncated
+	}
+	n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left)])
+	b.left -= int64(n)
+	return n, err
 }
