@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -377,5 +378,40 @@ func TestCorruptionDetected(t *testing.T) {
 	f.Close()
 	if _, err := blob.ReadAll(ctx, st, "shard.jsonl"); err == nil {
 		t.Fatal("read a corrupted object without an error")
+	}
+}
+
+// An HTTPS endpoint with a private CA works through AWS_CA_BUNDLE, as
+// self-hosted MinIO or versitygw usually needs, and fails without it.
+func TestTLSWithCABundle(t *testing.T) {
+	srv := s3test.StartTLS(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		trust bool
+	}{
+		{"AWS_CA_BUNDLE set", true},
+		{"no CA bundle", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			isolateAWSEnv(t)
+			srv.SetEnv(t)
+			if !tc.trust {
+				t.Setenv("AWS_CA_BUNDLE", "")
+			}
+			st, err := blob.Open(ctx, srv.Location("tls"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = blob.Put(ctx, st, "k", []byte("v"))
+			switch {
+			case tc.trust && err != nil:
+				t.Fatalf("put over TLS with the CA trusted: %v", err)
+			case !tc.trust && err == nil:
+				t.Fatal("put over TLS succeeded with an untrusted certificate")
+			case !tc.trust && !strings.Contains(err.Error(), "certificate"):
+				t.Fatalf("put with an untrusted certificate: %v, want a certificate error", err)
+			}
+		})
 	}
 }

@@ -12,6 +12,8 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -54,6 +57,11 @@ type Server struct {
 	Dir string
 	// Store is a ready store at s3://Bucket (no prefix).
 	Store *blobs3.Store
+	// CAFile is the PEM file of the CA that signed the server's certificate
+	// (StartTLS only).
+	CAFile string
+
+	caPool *x509.CertPool
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -83,11 +91,31 @@ func Binary(t testing.TB) string {
 // ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, false)
+}
+
+// StartTLS is Start with HTTPS, on a certificate for 127.0.0.1 from a CA
+// made for this test: CAFile holds the CA, which Options trusts and Env
+// passes on as AWS_CA_BUNDLE.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, true)
+}
+
+func startServer(t testing.TB, useTLS bool) *Server {
+	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "data")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	var tlsFiles *testCerts
+	if useTLS {
+		var err error
+		if tlsFiles, err = makeCerts(dir); err != nil {
+			t.Fatalf("make test certificates: %v", err)
+		}
 	}
 
 	// A port picked by the kernel can be taken by someone else between our
@@ -95,7 +123,7 @@ func Start(t testing.TB) *Server {
 	var s *Server
 	var err error
 	for try := 0; try < 3; try++ {
-		s, err = start(bin, root)
+		s, err = start(bin, root, tlsFiles)
 		if err == nil {
 			break
 		}
@@ -115,14 +143,22 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-func start(bin, root string) (*Server, error) {
+func start(bin, root string, certs *testCerts) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	log := &lockedBuffer{}
-	cmd := exec.Command(bin, "--port", addr, "--keep-alive", "--quiet", "posix", root)
+	args := []string{"--port", addr, "--keep-alive", "--quiet"}
+	scheme := "http://"
+	client := &http.Client{Timeout: time.Second}
+	if certs != nil {
+		args = append(args, "--cert", certs.certFile, "--key", certs.keyFile)
+		scheme = "https://"
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.pool}}
+	}
+	cmd := exec.Command(bin, append(args, "posix", root)...)
 	// The credentials go through the environment, not argv, where any local
 	// user's ps could read them.
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey, "VGW_REGION="+Region)
@@ -130,13 +166,15 @@ func start(bin, root string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: "http://" + addr, Dir: root, cmd: cmd, exited: make(chan struct{}), log: log}
+	s := &Server{Endpoint: scheme + addr, Dir: root, cmd: cmd, exited: make(chan struct{}), log: log}
+	if certs != nil {
+		s.CAFile, s.caPool = certs.caFile, certs.pool
+	}
 	go func() { cmd.Wait(); close(s.exited) }()
 
 	// Poll until the port answers HTTP; any status will do (an anonymous
 	// request gets 403), it proves the S3 handler is up.
 	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: time.Second}
 	for {
 		resp, err := client.Get(s.Endpoint + "/")
 		if err == nil {
@@ -173,12 +211,19 @@ func (s *Server) stop() {
 // Options returns store options that reach this server directly, with the
 // test credentials; tests adjust them (PartSize, MaxAttempts, ...) as needed.
 func (s *Server) Options() blobs3.Options {
-	return blobs3.Options{
+	o := blobs3.Options{
 		Endpoint:    s.Endpoint,
 		Region:      Region,
 		PathStyle:   true,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
 	}
+	if s.caPool != nil {
+		pool := s.caPool
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+		})
+	}
+	return o
 }
 
 // Location is "s3://Bucket/prefix".
@@ -202,6 +247,9 @@ func (s *Server) OpenStore(t testing.TB, prefix string, o blobs3.Options) *blobs
 	o.PathStyle = true
 	if o.Credentials == nil {
 		o.Credentials = def.Credentials
+	}
+	if o.HTTPClient == nil && o.Endpoint == def.Endpoint {
+		o.HTTPClient = def.HTTPClient
 	}
 	st, err := blobs3.Open(context.Background(), s.Location(prefix), o)
 	if err != nil {
@@ -227,6 +275,7 @@ func (s *Server) Env() []string {
 		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
 		"AWS_PROFILE=",
 		blobs3.EnvPathStyle + "=1",
+		"AWS_CA_BUNDLE=" + s.CAFile,
 	}
 }
 
