@@ -415,3 +415,46 @@ func TestTLSWithCABundle(t *testing.T) {
 		})
 	}
 }
+
+// Credentials and settings from a named profile of the shared files reach
+// the server, as on a workstation with several accounts.
+func TestProfile(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	isolateAWSEnv(t)
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	cfg := filepath.Join(dir, "config")
+	for _, f := range []struct{ path, text string }{
+		{creds, "[default]\naws_access_key_id = other-account\naws_secret_access_key = other-account-secret-7f3a\n\n[vgw]\naws_access_key_id = " + s3test.AccessKey + "\naws_secret_access_key = " + s3test.SecretKey + "\n"},
+		{cfg, "[profile vgw]\nregion = " + s3test.Region + "\n"},
+	} {
+		if err := os.WriteFile(f.path, []byte(f.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", cfg)
+	for _, tc := range []struct {
+		name    string
+		profile string
+		ok      bool
+	}{
+		{"named profile", "vgw", true},
+		{"default profile has other keys", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := blobs3.Open(ctx, srv.Location("profile"), blobs3.Options{Endpoint: srv.Endpoint, PathStyle: true, Profile: tc.profile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = blob.Put(ctx, st, "k", []byte("v"))
+			if tc.ok != (err == nil) {
+				t.Fatalf("put with profile %q: %v, want success %v", tc.profile, err, tc.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), "other-account-secret-7f3a") {
+				t.Fatalf("the error shows the secret key: %v", err)
+			}
+		})
+	}
+}

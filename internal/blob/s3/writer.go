@@ -86,7 +86,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 }
 
 // grow makes room for up to need more bytes in buf without passing partSize.
-// Small objects get small buffers; a part-sized one is allocated at most twice.
+// Small objects (markers, manifests) get small buffers; a part-sized one is
+// allocated at most twice per writer.
 func (w *Writer) grow(need int) {
 	if cap(w.buf)-len(w.buf) > 0 && cap(w.buf) == w.partSize {
 		return
@@ -100,8 +101,11 @@ func (w *Writer) grow(need int) {
 		return
 	}
 	c := min(max(2*cap(w.buf), want, 64<<10), w.partSize)
-	if w.uploadID != nil {
-		c = w.partSize // a multipart upload: every part but the last is full
+	if w.uploadID != nil || c > 1<<20 {
+		// A multipart upload, where every part but the last is full, or an
+		// object already past 1 MiB, which is likely to be big: skip the
+		// doublings that would only make garbage.
+		c = w.partSize
 	}
 	if c == w.partSize {
 		w.allocated++
