@@ -458,3 +458,45 @@ func TestProfile(t *testing.T) {
 		})
 	}
 }
+
+// Past S3's 1000-key page, with the server's own page size: the listing of a
+// big run's shards must be complete.
+func TestListBeyondOnePage(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	st := srv.OpenStore(t, "many", srv.Options())
+	const n = 1234
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	keys := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range keys {
+				if err := blob.Put(ctx, st, fmt.Sprintf("shard-%05d", i), nil); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		keys <- i
+	}
+	close(keys)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	l, err := st.List(ctx, "shard-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l) != n {
+		t.Fatalf("listed %d keys, want %d", len(l), n)
+	}
+	for i, info := range l {
+		if want := fmt.Sprintf("shard-%05d", i); info.Key != want {
+			t.Fatalf("key %d is %q, want %q", i, info.Key, want)
+		}
+	}
+}
