@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +307,40 @@ func TestFaultProxyDeterministic(t *testing.T) {
 	}
 	if fmt.Sprint(a) == fmt.Sprint(c) {
 		t.Error("different seeds, same faults")
+	}
+}
+
+// A subprocess configured by Server.EnvVia (here: this process, through
+// blob.Open and the environment alone) rides out the proxy's faults.
+func TestEnvViaProxy(t *testing.T) {
+	srv := s3test.Start(t)
+	proxy := s3test.StartFaultProxy(t, srv.Endpoint, s3test.FaultConfig{Rate: 0.2, Seed: 3})
+	isolateAWSEnv(t)
+	for _, kv := range srv.EnvVia(proxy) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	st, err := blob.Open(ctx, srv.Location("via"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, size := range []int64{10, 12 * MiB, 1000, 9 * MiB} {
+		key := fmt.Sprintf("obj-%d", i)
+		w, err := st.Create(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := writeStream(t, w, size, uint64(i))
+		if err := w.Close(); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if got, n := readHash(t, st, key); got != want || n != size {
+			t.Fatalf("%s: read back %d bytes (hash match %v), want %d", key, n, got == want, size)
+		}
+	}
+	t.Logf("proxy: %s", proxy.Counts())
+	if proxy.InjectedTotal() == 0 {
+		t.Fatal("the proxy injected no faults: the test proved nothing")
 	}
 }

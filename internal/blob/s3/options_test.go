@@ -43,7 +43,7 @@ func TestParseLocation(t *testing.T) {
 func isolateAWSEnv(t *testing.T) {
 	for _, k := range []string{"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
 		"AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS", "AWS_CA_BUNDLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		blobs3.EnvPathStyle, blobs3.EnvPartSize} {
+		blobs3.EnvPathStyle, blobs3.EnvPartSize, blobs3.EnvReadTimeout} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
@@ -117,6 +117,7 @@ func TestBadOptions(t *testing.T) {
 		err  string // what the message must name
 	}{
 		{name: "part too small", opts: blobs3.Options{Region: "x", PartSize: 1 << 20}, err: "part size"},
+		{name: "part too big", opts: blobs3.Options{Region: "x", PartSize: 6 << 30}, err: "part size"},
 		{name: "retry mode", opts: blobs3.Options{Region: "x", RetryMode: "eager"}, err: `retry mode "eager"`},
 		{name: "no region on AWS", err: "AWS_REGION"},
 		{name: "missing CA bundle", env: map[string]string{"AWS_CA_BUNDLE": "/nonexistent/ca.pem"}, opts: blobs3.Options{Region: "x"}, err: "ca.pem"},
@@ -135,6 +136,7 @@ func TestBadOptions(t *testing.T) {
 	for _, tc := range []struct{ name, value, err string }{
 		{blobs3.EnvPathStyle, "yes please", blobs3.EnvPathStyle},
 		{blobs3.EnvPartSize, "8 megs", blobs3.EnvPartSize},
+		{blobs3.EnvReadTimeout, "30", blobs3.EnvReadTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			isolateAWSEnv(t)

@@ -48,6 +48,8 @@ const (
 	DefaultPartSize = 8 << 20
 	// MinPartSize is S3's smallest allowed part (except the last one).
 	MinPartSize = 5 << 20
+	// MaxPartSize is S3's largest allowed part.
+	MaxPartSize = 5 << 30
 	// MaxParts is S3's limit on parts per upload; with 8 MiB parts it caps an
 	// object at 80 GiB, far above any shard.
 	MaxParts = 10000
@@ -102,11 +104,13 @@ type Options struct {
 const (
 	EnvPathStyle = "BOOSTGEN_S3_PATH_STYLE" // "1" or "true": path-style addressing
 	EnvPartSize  = "BOOSTGEN_S3_PART_SIZE"  // bytes, or with a KiB/MiB/GiB suffix
+	// EnvReadTimeout is a Go duration ("30s", "2m"): Options.ReadTimeout.
+	EnvReadTimeout = "BOOSTGEN_S3_READ_TIMEOUT"
 )
 
 // OptionsFromEnv returns the options the registered "s3" opener uses: the SDK
-// reads the AWS_* variables itself; this adds BOOSTGEN_S3_PATH_STYLE and
-// BOOSTGEN_S3_PART_SIZE.
+// reads the AWS_* variables itself; this adds BOOSTGEN_S3_PATH_STYLE,
+// BOOSTGEN_S3_PART_SIZE and BOOSTGEN_S3_READ_TIMEOUT.
 func OptionsFromEnv() (Options, error) {
 	var o Options
 	if v := os.Getenv(EnvPathStyle); v != "" {
@@ -122,6 +126,13 @@ func OptionsFromEnv() (Options, error) {
 			return o, fmt.Errorf("s3: %s=%q: %v", EnvPartSize, v, err)
 		}
 		o.PartSize = n
+	}
+	if v := os.Getenv(EnvReadTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("s3: %s=%q: want a positive duration such as 30s or 2m", EnvReadTimeout, v)
+		}
+		o.ReadTimeout = d
 	}
 	return o, nil
 }
@@ -188,8 +199,8 @@ func Open(ctx context.Context, location string, o Options) (*Store, error) {
 	if partSize == 0 {
 		partSize = DefaultPartSize
 	}
-	if partSize < MinPartSize {
-		return nil, fmt.Errorf("s3: part size %d is below S3's minimum of %d bytes (5 MiB)", partSize, MinPartSize)
+	if partSize < MinPartSize || partSize > MaxPartSize {
+		return nil, fmt.Errorf("s3: part size %d is outside S3's limits of 5 MiB to 5 GiB", partSize)
 	}
 	if o.RetryMode != "" && o.RetryMode != aws.RetryModeStandard && o.RetryMode != aws.RetryModeAdaptive {
 		return nil, fmt.Errorf("s3: retry mode %q: want %q or %q", o.RetryMode, aws.RetryModeStandard, aws.RetryModeAdaptive)

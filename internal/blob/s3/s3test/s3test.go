@@ -279,6 +279,19 @@ func (s *Server) Env() []string {
 	}
 }
 
+// EnvVia is Env for a subprocess that should reach the server through
+// proxy: it also raises the attempts per request and shortens the read
+// timeout, so that injected faults are retried and stalls are cheap.
+func (s *Server) EnvVia(proxy *FaultProxy) []string {
+	env := s.Env()
+	for i, kv := range env {
+		if strings.HasPrefix(kv, "AWS_ENDPOINT_URL_S3=") {
+			env[i] = "AWS_ENDPOINT_URL_S3=" + proxy.URL
+		}
+	}
+	return append(env, "AWS_MAX_ATTEMPTS=10", blobs3.EnvReadTimeout+"=2s")
+}
+
 // SetEnv applies Env to this process with t.Setenv (restored after the test),
 // for tests that call blob.Open("s3://...") in-process.
 func (s *Server) SetEnv(t testing.TB) {
