@@ -344,3 +344,33 @@ func TestEnvViaProxy(t *testing.T) {
 		t.Fatal("the proxy injected no faults: the test proved nothing")
 	}
 }
+
+// The writer's fallback for a lost Complete response rests on recognising its
+// own object by size and composite CRC32; that must hold on a real server,
+// and must not mistake another writer's object for its own.
+func TestCompletedByUs(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := context.Background()
+	o := srv.Options()
+	o.PartSize = 5 * MiB
+	st := srv.OpenStore(t, "ours", o)
+	upload := func(seed uint64) blob.Writer {
+		w, err := st.Create(ctx, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeStream(t, w, 12*MiB, seed)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	first := upload(1)
+	if !blobs3.CompletedByUs(first) {
+		t.Fatal("the writer does not recognise the object it just completed")
+	}
+	upload(2) // same key, same size, other bytes
+	if blobs3.CompletedByUs(first) {
+		t.Fatal("the writer takes another writer's object for its own")
+	}
+}

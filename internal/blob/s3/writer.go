@@ -224,7 +224,7 @@ func (w *Writer) finish() error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	composite := crc32String(crc32.ChecksumIEEE(w.partCRCs)) + fmt.Sprintf("-%d", len(w.parts))
+	composite := w.compositeCRC32()
 	var attempts atomic.Int32
 	_, err := w.s.client.CompleteMultipartUpload(w.ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          &w.s.bucket,
@@ -243,6 +243,12 @@ func (w *Writer) finish() error {
 		return nil
 	}
 	return fmt.Errorf("s3: complete upload of %s: %w", w.s.url(w.key), err)
+}
+
+// compositeCRC32 is the checksum S3 reports for the completed object: the
+// CRC32 of the parts' CRC32s, then "-" and the number of parts.
+func (w *Writer) compositeCRC32() string {
+	return crc32String(crc32.ChecksumIEEE(w.partCRCs)) + fmt.Sprintf("-%d", len(w.parts))
 }
 
 // completedByUs reports whether the object under the key is the one this
