@@ -172,8 +172,9 @@ func TestAbortLeavesNothing(t *testing.T) {
 			if err := w.Abort(); err != nil {
 				t.Fatalf("abort: %v", err)
 			}
-			if err := w.Close(); err != nil {
-				t.Fatalf("close after abort: %v", err)
+			// Close after Abort must not look like a commit.
+			if err := w.Close(); err == nil {
+				t.Fatal("close after abort returned nil")
 			}
 			if _, err := st.Stat(ctx, "x"); !errors.Is(err, blob.ErrNotExist) {
 				t.Fatalf("stat after abort: %v, want ErrNotExist", err)

@@ -56,7 +56,10 @@ type partResult struct {
 	err  error
 }
 
-var errClosed = errors.New("blob: write after Close or Abort")
+var (
+	errClosed  = errors.New("blob: write after Close or Abort")
+	errAborted = errors.New("blob: Close after Abort: nothing was stored")
+)
 
 // Write buffers p, uploading each part as it fills.
 func (w *Writer) Write(p []byte) (int, error) {
@@ -269,6 +272,7 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.closeErr = errAborted // a later Close must not look like a commit
 	err := w.abort()
 	w.buf, w.spare = nil, nil
 	return err
