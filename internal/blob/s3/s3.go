@@ -155,7 +155,8 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// Store is a blob.Store in an S3 bucket, under a key prefix.
+// Store is a blob.Store in an S3 bucket, under a key prefix. It is safe for
+// concurrent use; keep one per location, as it holds the connection pool.
 type Store struct {
 	client   *s3.Client
 	bucket   string

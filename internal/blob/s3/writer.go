@@ -27,7 +27,9 @@ import (
 // composite CRC32 of its parts.
 //
 // Nothing is visible under the key until Close returns nil. Abort (or a failed
-// Close) aborts the multipart upload, so no part lingers either.
+// Close) aborts the multipart upload, so no part lingers either. The context
+// given to Create governs every request; cancelling it fails the write.
+// Like any io.Writer, a Writer is for one goroutine at a time.
 type Writer struct {
 	s         *Store
 	ctx       context.Context
