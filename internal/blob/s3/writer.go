@@ -169,6 +169,9 @@ func (w *Writer) wait() error {
 }
 
 func (w *Writer) uploadPart(num int32, buf []byte) partResult {
+	// The checksum travels in a header computed here, not as the aws-chunked
+	// trailer the SDK would otherwise use over TLS, which several
+	// S3-compatible servers reject; and the composite needs it anyway.
 	crc := crc32.ChecksumIEEE(buf)
 	sum := crc32String(crc)
 	out, err := w.s.client.UploadPart(w.ctx, &s3.UploadPartInput{
