@@ -23,6 +23,21 @@ func (c *Client) estimateCost(body openai.ChatCompletionRequest, discount float6
 	return c.cost(estimateTokens(body), 0, discount)
 }
 
+// EstimateUSD is what req is expected to cost before it is sent (at the
+// batch price when batch is true), from a rough token count of its text and
+// images plus max_tokens; the budget admits requests by this estimate.
+func (c *Client) EstimateUSD(req Request, batch bool) (float64, error) {
+	body, err := c.buildRequest(req)
+	if err != nil {
+		return 0, err
+	}
+	d := 1.0
+	if batch {
+		d = c.cfg.BatchDiscount
+	}
+	return c.estimateCost(body, d), nil
+}
+
 // reserve admits a request if the budget allows it. Spending counts what
 // finished requests cost plus what those in flight are expected to cost,
 // so concurrent workers cannot all slip past the limit together.
