@@ -77,11 +77,17 @@ func classify(ctx context.Context, err error, meta *respMeta) failure {
 	var se *StatusError
 	switch {
 	case errors.As(err, &apiErr):
-		code := fmt.Sprint(apiErr.Code)
-		if apiErr.Code == nil {
-			code = ""
+		// go-openai decodes "code": null as the number 0.
+		var code string
+		switch v := apiErr.Code.(type) {
+		case string:
+			code = v
+		case int:
+			if v != 0 {
+				code = strconv.Itoa(v)
+			}
 		}
-		if code == "" || code == "<nil>" {
+		if code == "" {
 			code = apiErr.Type
 		}
 		se = &StatusError{Status: apiErr.HTTPStatusCode, Code: code, Message: apiErr.Message}
