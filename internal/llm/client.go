@@ -87,6 +87,10 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Transport is the HTTP transport (default http.DefaultTransport).
 	Transport http.RoundTripper
+	// SpentUSD is what earlier runs of the same job already spent, so that
+	// BudgetUSD holds across a stop and a resume (the pipeline keeps it in
+	// its manifest; SpentUSD() gives the new total).
+	SpentUSD float64
 }
 
 // Client sends chat completions. It is safe for concurrent use.
@@ -146,6 +150,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		slots: make(chan struct{}, cfg.Concurrency),
 		rand:  rand.New(rand.NewSource(cfg.RetrySeed)),
 		usage: map[string]*Usage{},
+		spent: opts.SpentUSD,
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -485,6 +485,35 @@ func TestBudgetStopsCleanlyAndResumes(t *testing.T) {
 	}
 }
 
+func TestBudgetCarriesOverFromEarlierRuns(t *testing.T) {
+	h := newHarness(t, echo, nil)
+	cfg := baseConfig(h.srv.URL)
+	cfg.BudgetUSD = 5
+	c, err := llm.New(cfg, llm.Options{Store: h.store, SpentUSD: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Chat(context.Background(), textRequest("vqa", "q")); !errors.Is(err, llm.ErrBudget) {
+		t.Fatalf("err = %v, want ErrBudget when earlier runs spent the budget", err)
+	}
+	if h.srv.ChatRequests() != 0 {
+		t.Error("a request was sent over budget")
+	}
+}
+
+func TestInvalidStrictSchemaIsNotRetried(t *testing.T) {
+	h := newHarness(t, echo, nil)
+	req := textRequest("vqa", "q")
+	req.Schema = &llm.Schema{Name: "loose", JSON: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`)}
+	_, err := h.client.Chat(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400") || !strings.Contains(err.Error(), "additionalProperties") {
+		t.Fatalf("err = %v, want the server's 400 about additionalProperties", err)
+	}
+	if h.srv.ChatRequests() != 1 || len(h.sleep.Waits()) != 0 {
+		t.Errorf("%d requests and %d waits, want 1 and 0", h.srv.ChatRequests(), len(h.sleep.Waits()))
+	}
+}
+
 func TestConfigErrorsNameTheField(t *testing.T) {
 	t.Setenv("BOOSTGEN_EMPTY_KEY", "")
 	ok := baseConfig("http://127.0.0.1:1/v1")
