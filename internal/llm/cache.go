@@ -70,8 +70,8 @@ func (c *Client) cachePut(ctx context.Context, key string, r Response) error {
 	if err != nil {
 		return err
 	}
-	// Two workers that raced on the same request wrote the same answer's
-	// equal: the first one wins, the second is not an error.
+	// Two workers that raced on the same request both got an answer: the
+	// first one written wins, and the second is not an error.
 	if err := c.store.PutIfAbsent(ctx, cachePath(key), b); err != nil && !errors.Is(err, blob.ErrExists) {
 		return fmt.Errorf("llm cache: write %s: %w", cachePath(key), err)
 	}
