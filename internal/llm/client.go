@@ -107,6 +107,9 @@ type Client struct {
 	randMu sync.Mutex
 	rand   *rand.Rand
 
+	flightMu sync.Mutex
+	flights  map[string]*flight
+
 	mu       sync.Mutex
 	usage    map[string]*Usage
 	spent    float64
@@ -151,6 +154,8 @@ func New(cfg Config, opts Options) (*Client, error) {
 		rand:  rand.New(rand.NewSource(cfg.RetrySeed)),
 		usage: map[string]*Usage{},
 		spent: opts.SpentUSD,
+
+		flights: map[string]*flight{},
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -210,18 +215,58 @@ func (c *Client) Chat(ctx context.Context, req Request) (Response, error) {
 		return resp, nil
 	}
 
+	// Identical requests in flight at once share one answer.
+	c.flightMu.Lock()
+	if f, ok := c.flights[key]; ok {
+		f.waiters++
+		c.flightMu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return Response{}, ctx.Err()
+		}
+		if f.err != nil {
+			return Response{}, f.err
+		}
+		c.addUsage(req.Stage, func(u *Usage) { u.CacheHits++ })
+		resp := f.resp
+		resp.Cached = true
+		return resp, nil
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[key] = f
+	c.flightMu.Unlock()
+	defer func() {
+		c.flightMu.Lock()
+		delete(c.flights, key)
+		c.flightMu.Unlock()
+		close(f.done)
+	}()
+	f.resp, f.err = c.pay(ctx, req.Stage, key, body)
+	return f.resp, f.err
+}
+
+type flight struct {
+	done    chan struct{}
+	waiters int // callers sharing the answer (guarded by flightMu)
+	resp    Response
+	err     error
+}
+
+// pay sends a request that is not in the cache and caches the answer.
+func (c *Client) pay(ctx context.Context, stage, key string, body openai.ChatCompletionRequest) (Response, error) {
 	est := c.estimateCost(body, 1)
 	if err := c.reserve(est); err != nil {
 		return Response{}, err
 	}
 	defer c.release(est)
 
-	resp, err := c.send(ctx, req.Stage, body)
+	resp, err := c.send(ctx, stage, body)
 	if err != nil {
-		c.addUsage(req.Stage, func(u *Usage) { u.Failures++ })
-		return Response{}, c.scrub(fmt.Errorf("llm %s: %w", stageName(req.Stage), err))
+		c.addUsage(stage, func(u *Usage) { u.Failures++ })
+		return Response{}, c.scrub(fmt.Errorf("llm %s: %w", stageName(stage), err))
 	}
-	c.charge(req.Stage, resp, 1)
+	c.charge(stage, resp, 1)
 	if err := c.cachePut(ctx, key, resp); err != nil {
 		return Response{}, err
 	}
