@@ -55,7 +55,8 @@ var errBatchMissing = errors.New("no result in the batch output")
 // until done; the results go into the cache, so the stages then find them
 // there. job names the state kept under BatchPrefix: calling RunBatch again
 // with the same job (after a crash, a cancel or a timeout) polls the batches
-// already submitted instead of submitting them again.
+// already submitted instead of submitting them again, and sends again the
+// requests whose lines failed or expired last time.
 //
 // The returned slice matches reqs. The error is non-nil only when the job
 // could not proceed (the context ended, the API or the store failed); per
@@ -89,14 +90,20 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 	if err != nil {
 		return nil, err
 	}
+	// Keys of parts still running are waited for, not sent again. Keys of
+	// collected parts that have no answer (failed or expired lines, which
+	// cost nothing) are sent again: a rerun retries them.
 	inParts := map[string]bool{}
 	for _, p := range st.Parts {
+		if p.Collected {
+			continue
+		}
 		for _, k := range p.Keys {
 			inParts[k] = true
 		}
 	}
 
-	// Pending: not cached and not in a part already. Sorted, so the files
+	// Pending: not cached and not in a running part. Sorted, so the files
 	// (and with them the batch) come out the same for the same requests.
 	var pending []string
 	seen := map[string]bool{}
@@ -216,7 +223,7 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 	}
 
 	failed := map[string]string{}
-	for _, p := range st.Parts {
+	for _, p := range st.Parts { // later parts hold the latest attempt
 		for k, why := range p.Failed {
 			failed[k] = why
 		}

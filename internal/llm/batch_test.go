@@ -214,6 +214,48 @@ func TestBatchFailuresCarryReasons(t *testing.T) {
 	}
 }
 
+func TestBatchExpiredLinesAreRetriedByARerun(t *testing.T) {
+	h := newHarness(t, echo, nil)
+	h.srv.ExpireBatches(1)
+	ctx := context.Background()
+	reqs := batchRequests(3)
+	res, err := h.client.RunBatch(ctx, "expiring", reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok, expired int
+	for i, r := range res {
+		switch {
+		case r.Err == nil:
+			ok++
+		case strings.Contains(r.Err.Error(), "batch_expired"):
+			expired++
+		default:
+			t.Errorf("result %d: %v", i, r.Err)
+		}
+	}
+	if ok != 1 || expired != 2 {
+		t.Fatalf("ok=%d expired=%d, want 1 and 2", ok, expired)
+	}
+
+	// The rerun sends only the two expired requests, in a new batch.
+	h.srv.ExpireBatches(0)
+	res, err = h.newClient(t, nil).RunBatch(ctx, "expiring", reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Errorf("rerun result %d: %v", i, r.Err)
+		}
+	}
+	ids := h.srv.FileIDs()
+	second := h.srv.FileContent(ids[len(ids)-1]) // the rerun's output file
+	if n := bytes.Count(second, []byte("\n")); h.srv.Count("POST /v1/batches") != 2 || n != 2 {
+		t.Errorf("rerun: %d batches in all, last output %d lines; want 2 and 2", h.srv.Count("POST /v1/batches"), n)
+	}
+}
+
 func TestBatchJobNameIsChecked(t *testing.T) {
 	h := newHarness(t, echo, nil)
 	for _, name := range []string{"", "../escape", "a/b", strings.Repeat("x", 200)} {

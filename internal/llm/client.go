@@ -226,6 +226,9 @@ func (c *Client) Chat(ctx context.Context, req Request) (Response, error) {
 			return Response{}, ctx.Err()
 		}
 		if f.err != nil {
+			if ctx.Err() == nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+				return c.Chat(ctx, req) // the first caller gave up, not us
+			}
 			return Response{}, f.err
 		}
 		c.addUsage(req.Stage, func(u *Usage) { u.CacheHits++ })
@@ -242,6 +245,13 @@ func (c *Client) Chat(ctx context.Context, req Request) (Response, error) {
 		c.flightMu.Unlock()
 		close(f.done)
 	}()
+	// A caller just before us may have finished between our cache miss and
+	// our taking the lead.
+	if resp, ok, err := c.cacheGet(ctx, key); err == nil && ok {
+		c.addUsage(req.Stage, func(u *Usage) { u.CacheHits++ })
+		f.resp = resp
+		return resp, nil
+	}
 	f.resp, f.err = c.pay(ctx, req.Stage, key, body)
 	return f.resp, f.err
 }

@@ -90,6 +90,16 @@ type Server struct {
 	batches  map[string]*openai.Batch
 	batchSeq int
 	fileSeq  int
+	expireAt int
+}
+
+// ExpireBatches makes batches finishing from now on expire after answering
+// n lines (0: never): the rest go to the error file with code batch_expired,
+// as the real API does when the completion window ends.
+func (s *Server) ExpireBatches(n int) {
+	s.mu.Lock()
+	s.expireAt = n
+	s.mu.Unlock()
 }
 
 type file struct {
@@ -529,6 +539,10 @@ func (s *Server) runBatch(b *openai.Batch, input []byte) {
 	var counts openai.BatchRequestCounts
 	seen := map[string]bool{}
 	var fail string
+	var expired bool
+	s.mu.Lock()
+	expireAt := s.expireAt
+	s.mu.Unlock()
 	lines := bytes.Split(bytes.TrimRight(input, "\n"), []byte("\n"))
 	if len(lines) > 50_000 || len(input) > 200<<20 {
 		fail = "input file exceeds the batch limits of 50,000 requests or 200 MB"
@@ -553,6 +567,17 @@ func (s *Server) runBatch(b *openai.Batch, input []byte) {
 		}
 		seen[item.CustomID] = true
 		counts.Total++
+		if expireAt > 0 && counts.Completed+counts.Failed >= expireAt {
+			expired = true
+			counts.Failed++
+			rec, _ := json.Marshal(map[string]any{
+				"id": fmt.Sprintf("batch_req_%d", n), "custom_id": item.CustomID, "response": nil,
+				"error": map[string]any{"code": "batch_expired", "message": "This request could not be executed before the completion window expired."},
+			})
+			errs.Write(rec)
+			errs.WriteByte('\n')
+			continue
+		}
 		status, resp := s.complete(item.Body)
 		rec, _ := json.Marshal(map[string]any{
 			"id": fmt.Sprintf("batch_req_%d", n), "custom_id": item.CustomID,
@@ -605,6 +630,11 @@ func (s *Server) runBatch(b *openai.Batch, input []byte) {
 		b.ErrorFileID = put(errs.Bytes())
 	}
 	b.RequestCounts = counts
+	if expired {
+		b.Status = "expired"
+		b.ExpiredAt = &now
+		return
+	}
 	b.Status = "completed"
 	b.CompletedAt = &now
 }
