@@ -169,7 +169,10 @@ func New(cfg Config, opts Options) (*Client, error) {
 		c.rpm = rate.NewLimiter(rate.Limit(float64(cfg.RPM)/60), 1)
 	}
 	if cfg.TPM > 0 {
-		c.tpm = rate.NewLimiter(rate.Limit(float64(cfg.TPM)/60), cfg.TPM)
+		// Providers enforce per-minute limits over shorter windows (OpenAI
+		// documents that limits may be quantized to about a second), so the
+		// bucket holds one second's worth, not a minute's.
+		c.tpm = rate.NewLimiter(rate.Limit(float64(cfg.TPM)/60), max(1, cfg.TPM/60))
 	}
 	return c, nil
 }
@@ -424,11 +427,14 @@ func (c *Client) waitLimits(ctx context.Context, tokens int) error {
 		}
 	}
 	if c.tpm != nil {
-		if tokens > c.tpm.Burst() {
-			tokens = c.tpm.Burst()
-		}
-		if err := c.tpm.WaitN(ctx, tokens); err != nil {
-			return err
+		// The bucket holds one second of tokens; a bigger request takes
+		// its tokens over several seconds' worth of refills.
+		for tokens > 0 {
+			n := min(tokens, c.tpm.Burst())
+			if err := c.tpm.WaitN(ctx, n); err != nil {
+				return err
+			}
+			tokens -= n
 		}
 	}
 	return nil

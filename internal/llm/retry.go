@@ -65,7 +65,7 @@ type failure struct {
 }
 
 // classify decides whether an attempt's error is worth another attempt:
-// rate limits (except an exhausted quota), timeouts, 408, 409, 5xx, broken
+// rate limits (except an exhausted quota), timeouts, 408, 5xx, broken
 // connections and malformed 2xx bodies are; other 4xx and a cancelled
 // caller are not.
 func classify(ctx context.Context, err error, meta *respMeta) failure {
@@ -103,8 +103,7 @@ func classify(ctx context.Context, err error, meta *respMeta) failure {
 		case se.Code == "insufficient_quota" || apiErr != nil && apiErr.Type == "insufficient_quota":
 			se.Code = "insufficient_quota"
 			return failure{err: se}
-		case se.Status == http.StatusTooManyRequests, se.Status == http.StatusRequestTimeout,
-			se.Status == http.StatusConflict, se.Status >= 500:
+		case se.Status == http.StatusTooManyRequests, se.Status == http.StatusRequestTimeout, se.Status >= 500:
 			return failure{err: se, retry: true}
 		default:
 			return failure{err: se}
