@@ -181,12 +181,16 @@ func (p *processor) analyze(it *scene.Item, rng *rand.Rand) (*analysis, error) {
 		toFrame[0] = frame.FromCamera
 	}
 
-	// Every instance seen in any view.
+	// Every instance seen in any view, and every object the source labels:
+	// a labeled object without pixels is reported, not silently dropped.
 	ids := map[int]bool{}
 	for _, ms := range masks {
 		for id := range ms {
 			ids[id] = true
 		}
+	}
+	for _, o := range it.Objects {
+		ids[o.ID] = true
 	}
 	sorted := make([]int, 0, len(ids))
 	for id := range ids {
@@ -202,13 +206,19 @@ func (p *processor) analyze(it *scene.Item, rng *rand.Rand) (*analysis, error) {
 			o.skip = "no label"
 			continue
 		}
+		pixels := 0
 		for n, v := range it.Views {
 			m := masks[n][id]
 			if m == nil {
 				continue
 			}
+			pixels += m.Count
 			pts, _ := geometry.MaskCloud(v.Depth, v.K, m, toFrame[n], p.cloud)
 			o.points = append(o.points, pts...)
+		}
+		if pixels == 0 {
+			o.skip = "empty mask in every view"
+			continue
 		}
 		if len(o.points) < g.MinPoints {
 			o.skip = geometry.ErrTooFewPoints{Have: len(o.points), Need: g.MinPoints}.Error()
