@@ -142,11 +142,12 @@ func (c *Clients) List(ctx context.Context) ([]rayv1.RayJob, error) {
 	return l.Items, nil
 }
 
-// Cancel deletes the RayJob; KubeRay then stops the Ray job and deletes the
-// cluster and submitter it created (foreground: the call returns once the
-// API server has accepted the deletion).
+// Cancel deletes the RayJob. KubeRay's finalizer stops the Ray job first;
+// the garbage collector then deletes the RayCluster and submitter Job it
+// owns (background propagation: the call returns at once, and a cluster
+// without a running garbage collector still sees the RayJob go).
 func (c *Clients) Cancel(ctx context.Context, name string) error {
-	policy := metav1.DeletePropagationForeground
+	policy := metav1.DeletePropagationBackground
 	err := c.Ray.RayV1().RayJobs(c.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
 	if err != nil {
 		return c.explain(err, name)

@@ -62,6 +62,13 @@ func Outcome(job *rayv1.RayJob) (done bool, err error) {
 		return &JobError{Name: job.Name, DeploymentStatus: st.JobDeploymentStatus, JobStatus: st.JobStatus,
 			Reason: st.Reason, Message: st.Message, Stopped: stopped}
 	}
+	if job.DeletionTimestamp != nil {
+		// Cancelled: KubeRay's finalizer is stopping it. Its status may
+		// never reach a terminal state before the object is gone.
+		e := fail(true).(*JobError)
+		e.Message = "the RayJob is being deleted"
+		return true, e
+	}
 	switch st.JobDeploymentStatus {
 	case rayv1.JobDeploymentStatusFailed, rayv1.JobDeploymentStatusValidationFailed:
 		return true, fail(false)
