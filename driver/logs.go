@@ -88,11 +88,15 @@ func FollowLogs(ctx context.Context, src LogSource, w io.Writer, o FollowOptions
 			if !errors.Is(err, ErrNoSubmitter) {
 				return err
 			}
-			if done, ferr := src.Finished(ctx); ferr != nil || done || !o.Follow {
-				if ferr != nil {
-					return ferr
-				}
+			if !o.Follow {
 				return err
+			}
+			done, ferr := src.Finished(ctx)
+			if ferr != nil {
+				return ferr
+			}
+			if done { // it ended without a submitter ever running
+				return nil
 			}
 			if err := pause(); err != nil {
 				return err
