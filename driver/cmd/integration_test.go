@@ -441,3 +441,111 @@ func TestKubeconfigResolution(t *testing.T) {
 		t.Errorf("list --kubeconfig: exit %d:\n%s%s", code, out, errOut)
 	}
 }
+
+// KubeRay keeps a cancelled RayJob until its finalizer has stopped the Ray
+// job; a waiter must not hang on it meanwhile.
+func TestCancelWithOperatorFinalizer(t *testing.T) {
+	e := newEnv(t)
+	if code, _, errOut := e.run(stage1Args...); code != ExitOK {
+		t.Fatalf("submit: %s", errOut)
+	}
+	const finalizer = "ray.io/rayjob-finalizer"
+	j := e.waitJob("it-s1")
+	j.Finalizers = append(j.Finalizers, finalizer)
+	if _, err := e.ray.RayV1().RayJobs(e.ns).Update(context.Background(), j, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waiter := e.start("status", "it-s1", "--wait")
+	waiter.errOut.waitFor(t, "it-s1: -")
+	if code, _, errOut := e.run("cancel", "it-s1"); code != ExitOK {
+		t.Fatalf("cancel: %s", errOut)
+	}
+	if code := waiter.exit(t); code != ExitJobStopped || !strings.Contains(waiter.errOut.String(), "being deleted") {
+		t.Errorf("waiter exit %d, want %d:\n%s", code, ExitJobStopped, waiter.errOut)
+	}
+	// Play the operator: drop the finalizer so the namespace can go.
+	j, err := e.ray.RayV1().RayJobs(e.ns).Get(context.Background(), "it-s1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Finalizers = nil
+	if _, err := e.ray.RayV1().RayJobs(e.ns).Update(context.Background(), j, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Without a kubelet the API server serves an empty log for the submitter
+// pod, so --follow keeps reconnecting; it must still end with the job and
+// take its exit status from it. (What the log carries, and reconnects that
+// resume mid-log, are tested with a fake LogSource in the driver package.)
+func TestFollowEndsWithTheJob(t *testing.T) {
+	e := newEnv(t)
+	r := e.start(append(stage1Args, "--follow", "--log-retry", "10ms")...)
+	e.waitJob("it-s1")
+	r.errOut.waitFor(t, "it-s1: -")
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "it-s1-abcde", Labels: map[string]string{"batch.kubernetes.io/job-name": "it-s1"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: driver.SubmitterContainer, Image: "rayproject/ray"}}},
+	}
+	ctx := context.Background()
+	p, err := e.kube.CoreV1().Pods(e.ns).Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: driver.SubmitterContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+	}}}
+	if _, err := e.kube.CoreV1().Pods(e.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.setStatus("it-s1", rayv1.JobDeploymentStatusRunning, rayv1.JobStatusRunning)
+	r.errOut.waitFor(t, "it-s1: Running/RUNNING")
+	e.setStatus("it-s1", rayv1.JobDeploymentStatusComplete, rayv1.JobStatusSucceeded)
+	if code := r.exit(t); code != ExitOK {
+		t.Fatalf("exit %d:\n%s", code, r.errOut)
+	}
+	if strings.Contains(r.errOut.String(), "log streaming stopped") {
+		t.Errorf("the log follower gave up:\n%s", r.errOut)
+	}
+}
+
+func TestRunOnClusterSubmits(t *testing.T) {
+	e := newEnv(t)
+	e.secret("openai", map[string]string{"OPENAI_API_KEY": "sk-very-secret"})
+	var out, errOut bytes.Buffer
+	o := NewRunOnClusterOptions(IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	fs := newFlagSet()
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--kubeconfig", e.c.Kubeconfig, "-n", e.ns, "--job-name", "gen-it", "--shards", "3", "--openai-secret", "openai"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Complete(filepath.Join("..", "testdata", "gen.yaml"), "s3://bkt/out/gen-it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j := e.waitJob("gen-it")
+	if j.Labels[driver.LabelComponent] != "datagen" || j.Annotations[driver.AnnotationOut] != "s3://bkt/out/gen-it" {
+		t.Errorf("metadata %v %v", j.Labels, j.Annotations)
+	}
+	if strings.Contains(out.String()+errOut.String(), "sk-very-secret") {
+		t.Error("secret value printed")
+	}
+	// A missing Secret stops the submission.
+	o2 := NewRunOnClusterOptions(IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	fs2 := newFlagSet()
+	o2.AddFlags(fs2)
+	if err := fs2.Parse([]string{"--kubeconfig", e.c.Kubeconfig, "-n", e.ns, "--job-name", "gen-2", "--hf-secret", "nope"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o2.Complete(filepath.Join("..", "testdata", "gen.yaml"), "s3://bkt/out/gen-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := o2.Run(context.Background()); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("err %v, want missing secret nope", err)
+	}
+}

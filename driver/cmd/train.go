@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/boostgen/boostgen/driver"
@@ -68,8 +69,13 @@ func waitAndFollow(ctx context.Context, cl *driver.Clients, streams IOStreams, n
 	defer cancel()
 	logsDone := make(chan error, 1)
 	go func() {
-		logsDone <- driver.FollowLogs(logCtx, driver.KubeLogSource{Clients: cl, Name: name}, streams.Out,
+		err := driver.FollowLogs(logCtx, driver.KubeLogSource{Clients: cl, Name: name}, streams.Out,
 			driver.FollowOptions{Follow: true, Retry: wo.logRetry, Notices: streams.ErrOut})
+		if err != nil && logCtx.Err() == nil {
+			// The job result still decides the exit status; say why the log stopped.
+			fmt.Fprintf(streams.ErrOut, "%s: log streaming stopped: %v\n", name, err)
+		}
+		logsDone <- err
 	}()
 	job, err := w.Wait(ctx, name)
 	// The log follower stops by itself once it sees the job ended; give it a
