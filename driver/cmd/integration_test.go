@@ -436,6 +436,10 @@ func TestKubeconfigResolution(t *testing.T) {
 	if code, _, errOut := list("list"); code != ExitError || !strings.Contains(errOut, "127.0.0.1:1") {
 		t.Errorf("list on the broken current context: exit %d: %s", code, errOut)
 	}
+	code, out, errOut = list("status", "it-s1", "--context", "work", "-o", "yaml")
+	if code != ExitOK || !strings.Contains(out, "kind: RayJob") || !strings.Contains(out, "name: it-s1") || strings.Contains(out, "managedFields") {
+		t.Errorf("status -o yaml: exit %d:\n%s%s", code, out, errOut)
+	}
 	// --kubeconfig wins over $KUBECONFIG.
 	if code, out, errOut := list("list", "--kubeconfig", e.c.Kubeconfig, "-n", e.ns); code != ExitOK || !strings.Contains(out, "it-s1") {
 		t.Errorf("list --kubeconfig: exit %d:\n%s%s", code, out, errOut)

@@ -64,6 +64,8 @@ func (o *StatusOptions) Run(c *cobra.Command) error {
 	}
 	if o.Output != "" {
 		job.ManagedFields = nil
+		// Typed clients drop the type on decode; kubectl prints it.
+		job.APIVersion, job.Kind = rayv1.GroupVersion.String(), "RayJob"
 		return printObjects(o.Streams.Out, o.Output, []*rayv1.RayJob{job}, true)
 	}
 	w := o.Streams.Out
