@@ -130,10 +130,15 @@ func BuildDataGenJob(j DataGenJob, c Cluster) (*rayv1.RayJob, error) {
 		return nil, err
 	}
 	return build(c, jobSpec{
-		name:        j.Name,
-		component:   "datagen",
-		run:         j.Name,
-		entrypoint:  j.Entrypoint(),
-		annotations: map[string]string{AnnotationOut: j.Out},
+		name:       j.Name,
+		component:  "datagen",
+		run:        j.Name,
+		entrypoint: j.Entrypoint(),
+		// The entrypoint is base64; these say what it runs.
+		annotations: map[string]string{
+			AnnotationOut:    j.Out,
+			AnnotationConfig: path.Base(j.ConfigName),
+			AnnotationShards: strconv.Itoa(j.Shards),
+		},
 	})
 }

@@ -46,6 +46,9 @@ const (
 	AnnotationData = "boostgen.io/data"
 	AnnotationInit = "boostgen.io/init"
 	AnnotationOut  = "boostgen.io/out"
+	// Data generation: the config file's name and the number of shards.
+	AnnotationConfig = "boostgen.io/config"
+	AnnotationShards = "boostgen.io/shards"
 
 	ManagedBy = "boostgen"
 )

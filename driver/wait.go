@@ -138,7 +138,13 @@ func (w *Watcher) Wait(ctx context.Context, name string) (*rayv1.RayJob, error) 
 			return job, err
 		}
 		// The watch closed (server timeout or a compacted resource version):
-		// read the job again and start a new one.
+		// read the job again and start a new one, without hammering a server
+		// that keeps closing watches.
+		select {
+		case <-ctx.Done():
+			return job, ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 

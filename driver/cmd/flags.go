@@ -43,7 +43,7 @@ func newClusterFlags(deadline time.Duration) *clusterFlags {
 func (f *clusterFlags) add(fs *pflag.FlagSet) {
 	c := &f.c
 	fs.StringVar(&c.Image, "image", "", "trainer image (default "+driver.DefaultImage()+")")
-	fs.StringVar(&c.Existing, "cluster", "", "submit to this existing RayCluster instead of creating one (clusterSelector)")
+	fs.StringVar(&c.Existing, "cluster", "", "submit to this existing RayCluster instead of creating one (clusterSelector); --workers and --gpus-per-worker then describe its GPU workers")
 	fs.StringVar(&f.mode, "submission-mode", f.mode, "K8sJobMode (a submitter Job, retried) or SidecarMode (a submitter container in the head pod)")
 	fs.StringVar(&c.RayVersion, "ray-version", "", "Ray version in the image, for KubeRay (optional)")
 	fs.StringVar(&c.HeadCPU, "head-cpu", c.HeadCPU, "CPU for the head pod")

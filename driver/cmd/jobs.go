@@ -98,7 +98,7 @@ func (o *StatusOptions) Run(c *cobra.Command) error {
 	if st.EndTime != nil {
 		fmt.Fprintf(w, "Ended:       %s\n", st.EndTime.UTC().Format(time.RFC3339))
 	}
-	for _, k := range []string{driver.AnnotationData, driver.AnnotationInit, driver.AnnotationOut} {
+	for _, k := range []string{driver.AnnotationData, driver.AnnotationInit, driver.AnnotationOut, driver.AnnotationConfig, driver.AnnotationShards} {
 		if v := job.Annotations[k]; v != "" {
 			fmt.Fprintf(w, "%-12s %s\n", strings.TrimPrefix(k, "boostgen.io/")+":", v)
 		}
