@@ -24,6 +24,7 @@ STAMP="$CACHE/.stamp"
 STAMP_VALUE="$KUBE_VERSION build-2"  # bump the suffix when the build recipe changes
 
 log() { echo "kube.sh: $*" >&2; }
+export GOWORK=off  # never pick up a go.work from around the cache
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_VALUE" && -x "$BIN/kube-apiserver" && -x "$BIN/etcd" ]]; then
 	log "using cached $KUBE_VERSION in $BIN"
