@@ -3,7 +3,11 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
@@ -551,5 +556,59 @@ func TestRunOnClusterSubmits(t *testing.T) {
 	}
 	if err := o2.Run(context.Background()); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("err %v, want missing secret nope", err)
+	}
+}
+
+// recordingTransport keeps what the API server sent back for Secrets.
+type recordingTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	seen []string // "ACCEPT -> BODY"
+}
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil || !strings.Contains(req.URL.Path, "/secrets") {
+		return resp, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	r.mu.Lock()
+	r.seen = append(r.seen, req.Header.Get("Accept")+" -> "+string(body))
+	r.mu.Unlock()
+	return resp, nil
+}
+
+// The existence check must not make the API server send secret values.
+func TestCheckSecretsReceivesNoValues(t *testing.T) {
+	e := newEnv(t)
+	const value = "do-not-transfer-me-42"
+	e.secret("openai", map[string]string{"OPENAI_API_KEY": value})
+	cfg := rest.CopyConfig(e.c.Config)
+	rec := &recordingTransport{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { rec.next = rt; return rec })
+	cl, err := driver.NewClients(cfg, e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.CheckSecrets(context.Background(), []string{"openai"}); err != nil {
+		t.Fatal(err)
+	}
+	var missing *driver.MissingSecretsError
+	if err := cl.CheckSecrets(context.Background(), []string{"openai", "absent"}); !errors.As(err, &missing) || strings.Join(missing.Names, ",") != "absent" {
+		t.Fatalf("err %v, want absent reported missing", err)
+	}
+	if len(rec.seen) == 0 {
+		t.Fatal("no Secret request seen")
+	}
+	encoded := base64.StdEncoding.EncodeToString([]byte(value))
+	for _, s := range rec.seen {
+		if !strings.Contains(s, "PartialObjectMetadata") {
+			t.Errorf("request did not ask for metadata only: %s", s)
+		}
+		if strings.Contains(s, value) || strings.Contains(s, encoded) || strings.Contains(s, `"data"`) {
+			t.Errorf("the API server sent secret data: %s", s)
+		}
 	}
 }
