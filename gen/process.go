@@ -156,18 +156,14 @@ func (p *processor) analyze(it *scene.Item, rng *rand.Rand) (*analysis, error) {
 			return nil, reject(RejectView, "view %s: instance map has %d pixels, image has %d", v.Name, len(v.Instances), v.W*v.H)
 		}
 	}
-	anchor := 0
-	if multi {
-		anchor = rng.IntN(len(it.Views))
-	}
-	av := &it.Views[anchor]
-	if f := av.Depth.ValidFraction(); f < *g.MinValidDepth {
-		return nil, reject(RejectDepth, "view %s: %.0f%% of depth pixels are valid (the rest NaN, infinite or ≤ 0), need %.0f%%", av.Name, 100*f, 100**g.MinValidDepth)
-	}
-
 	masks := make([]map[int]*geometry.Mask, len(it.Views))
 	for n, v := range it.Views {
 		masks[n] = geometry.MasksFromInstances(v.Instances, v.W, v.H)
+	}
+	anchor := chooseAnchor(it, masks, g.MinMaskPixels, rng)
+	av := &it.Views[anchor]
+	if f := av.Depth.ValidFraction(); f < *g.MinValidDepth {
+		return nil, reject(RejectDepth, "view %s: %.0f%% of depth pixels are valid (the rest NaN, infinite or ≤ 0), need %.0f%%", av.Name, 100*f, 100**g.MinValidDepth)
 	}
 
 	frame := p.canonicalFrame(av, rng)
@@ -317,6 +313,37 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 		return nil, reject(RejectNoPair, "%v", err)
 	}
 	return p.assemble(it, an.anchor, an.frame, pl, objs, skipped), nil
+}
+
+// chooseAnchor picks the view pixel turns are asked about (Appendix C:
+// "we first select an image x_i among the image input"): the one showing the
+// most objects whole (large enough and clear of the image border), so that
+// as many objects as possible can be asked about; ties are broken at random.
+func chooseAnchor(it *scene.Item, masks []map[int]*geometry.Mask, minPixels int, rng *rand.Rand) int {
+	if len(it.Views) == 1 {
+		return 0
+	}
+	best, bestN, ties := 0, -1, 0
+	for n, v := range it.Views {
+		whole := 0
+		for _, m := range masks[n] {
+			b := m.Bounds
+			if m.Count >= minPixels && b.Min.X > 0 && b.Min.Y > 0 && b.Max.X < v.W && b.Max.Y < v.H {
+				whole++
+			}
+		}
+		switch {
+		case whole > bestN:
+			best, bestN, ties = n, whole, 1
+		case whole == bestN:
+			// Reservoir choice among equals keeps the draw uniform.
+			ties++
+			if rng.IntN(ties) == 0 {
+				best = n
+			}
+		}
+	}
+	return best
 }
 
 // canonicalFrame fits the floor to the anchor view's support candidates:

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	drivercmd "github.com/boostgen/boostgen/driver/cmd"
 )
 
 func main() {
@@ -26,7 +28,8 @@ func main() {
 		if errors.As(err, &ec) {
 			os.Exit(int(ec))
 		}
-		os.Exit(1)
+		// 2 when a cluster job failed, 3 when it was stopped, else 1.
+		os.Exit(drivercmd.ExitCode(err))
 	}
 }
 
@@ -64,6 +67,7 @@ Start with the built-in synthetic scenes, which need no network and no models:
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every reject and stage detail")
-	root.AddCommand(newRunCommand(g), newValidateCommand(g), newVersionCommand())
+	root.AddCommand(newRunCommand(g), newValidateCommand(g), newVersionCommand(),
+		drivercmd.NewTrainCommand(drivercmd.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
 	return root
 }

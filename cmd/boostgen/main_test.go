@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
@@ -68,12 +70,17 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, cmd := range newRootCommand().Commands() {
-		if cmd.Name() == "help" || cmd.Name() == "completion" {
-			continue
-		}
-		if cmd.Example == "" || cmd.Short == "" {
-			t.Errorf("%s: help without a short description or examples", cmd.Name())
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			if sub.Example == "" || sub.Short == "" {
+				t.Errorf("%s: help without a short description or examples", sub.CommandPath())
+			}
+			walk(sub)
 		}
 	}
+	walk(newRootCommand())
 }

@@ -25,7 +25,8 @@ type runOptions struct {
 	json    bool
 	noBar   bool
 
-	cfg *gen.Config
+	cfg     *gen.Config
+	cluster *clusterRun
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -46,6 +47,9 @@ The same config and seed give byte-identical shards for any --workers.`,
   boostgen run examples/quickstart.yaml --out /tmp/try --limit 20 --seed 7 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.cluster.enabled {
+				return o.cluster.run(cmd, args[0], o.out)
+			}
 			if err := o.complete(cmd, args); err != nil {
 				return err
 			}
@@ -62,6 +66,7 @@ The same config and seed give byte-identical shards for any --workers.`,
 	f.IntVar(&o.workers, "workers", 0, "parallel workers (0 = one per CPU)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVar(&o.noBar, "no-progress", false, "no progress bar, even on a terminal")
+	o.cluster = addClusterRun(cmd)
 	return cmd
 }
 

@@ -43,12 +43,12 @@ func newClusterFlags(deadline time.Duration) *clusterFlags {
 func (f *clusterFlags) add(fs *pflag.FlagSet) {
 	c := &f.c
 	fs.StringVar(&c.Image, "image", "", "trainer image (default "+driver.DefaultImage()+")")
-	fs.StringVar(&c.Existing, "cluster", "", "submit to this existing RayCluster instead of creating one (clusterSelector); --workers and --gpus-per-worker then describe its GPU workers")
+	fs.StringVar(&c.Existing, "cluster", "", "submit to this existing RayCluster instead of creating one (clusterSelector); --worker-pods and --gpus-per-worker then describe its GPU workers")
 	fs.StringVar(&f.mode, "submission-mode", f.mode, "K8sJobMode (a submitter Job, retried) or SidecarMode (a submitter container in the head pod)")
 	fs.StringVar(&c.RayVersion, "ray-version", "", "Ray version in the image, for KubeRay (optional)")
 	fs.StringVar(&c.HeadCPU, "head-cpu", c.HeadCPU, "CPU for the head pod")
 	fs.StringVar(&c.HeadMemory, "head-memory", c.HeadMemory, "memory for the head pod")
-	fs.Int32Var(&c.Workers, "workers", c.Workers, "number of worker pods")
+	fs.Int32Var(&c.Workers, "worker-pods", c.Workers, "number of Ray worker pods")
 	fs.Int32Var(&c.GPUsPerWorker, "gpus-per-worker", c.GPUsPerWorker, "GPUs per worker pod (0: CPU only)")
 	fs.StringVar(&c.GPUResource, "gpu-resource", c.GPUResource, "extended resource name of a GPU")
 	fs.StringVar(&c.WorkerCPU, "worker-cpu", c.WorkerCPU, "CPU per worker pod")

@@ -41,7 +41,7 @@ var goldenCases = []goldenCase{
 		"--init", "hf://Qwen/Qwen2-7B", "--out", "s3://bkt/ckpt/sb-7b/stage1", "--aws-secret", "aws-creds", "--hf-secret", "hf-token"}},
 	{name: "stage2", args: []string{"submit", "--stage", "2", "--name", "sb-7b", "--data", "s3://bkt/mv-vqa",
 		"--init", "s3://bkt/ckpt/sb-7b/stage1", "--out", "s3://bkt/ckpt/sb-7b/stage2", "--aws-secret", "aws-creds",
-		"--node-selector", "cloud.google.com/gke-accelerator=nvidia-h100-80gb", "--workers", "2", "--gpus-per-worker", "8"}},
+		"--node-selector", "cloud.google.com/gke-accelerator=nvidia-h100-80gb", "--worker-pods", "2", "--gpus-per-worker", "8"}},
 	{name: "stage3", args: []string{"submit", "--stage", "3", "--name", "sb-7b", "--data", "s3://bkt/spatial",
 		"--init", "s3://bkt/ckpt/sb-7b/stage2", "--out", "s3://bkt/ckpt/sb-7b/stage3", "--lr", "1e-5", "--epochs", "2",
 		"--toleration", "dedicated=training:NoSchedule", "--service-account", "trainer", "--ray-version", "2.46.0"}},
@@ -49,13 +49,13 @@ var goldenCases = []goldenCase{
 		"--data", "2=s3://bkt/mv-vqa", "--data", "3=s3://bkt/spatial", "--init", "hf://Qwen/Qwen2-7B",
 		"--out", "s3://bkt/ckpt/sb-7b", "--aws-secret", "aws-creds", "--hf-secret", "hf-token:token", "--batch-size", "1=512"}},
 	{name: "existing-cluster", args: []string{"submit", "--stage", "1", "--name", "quick", "--data", "s3://bkt/blip558k",
-		"--out", "s3://bkt/ckpt/quick/stage1", "--cluster", "gpu-pool", "--workers", "2", "--gpus-per-worker", "1"}},
+		"--out", "s3://bkt/ckpt/quick/stage1", "--cluster", "gpu-pool", "--worker-pods", "2", "--gpus-per-worker", "1"}},
 	{name: "sidecar", args: []string{"submit", "--stage", "1", "--name", "side", "--data", "s3://bkt/blip558k",
 		"--out", "s3://bkt/ckpt/side/stage1", "--submission-mode", "SidecarMode", "--keep-cluster", "--active-deadline", "0"}},
 	{name: "datagen", gen: []string{"--job-name", "gen-coco", "--shards", "16", "--openai-secret", "openai",
 		"--aws-secret", "aws-creds"}},
 	{name: "datagen-gpu", gen: []string{"--job-name", "gen-scannet", "--shards", "4", "--gpus-per-shard", "1",
-		"--cpus-per-shard", "4", "--workers", "2", "--gpus-per-worker", "2", "--hf-secret", "hf-token", "--submission-mode", "SidecarMode"}},
+		"--cpus-per-shard", "4", "--worker-pods", "2", "--gpus-per-worker", "2", "--hf-secret", "hf-token", "--submission-mode", "SidecarMode"}},
 }
 
 // render runs the command and returns what it printed.

@@ -52,7 +52,7 @@ const submitExamples = `  # Stage 1 on the default cluster shape (1 worker × 4 
 
   # Stage 3 with a smaller learning rate on 2 nodes × 8 H100s:
   boostgen train submit --stage 3 --data s3://bkt/spatial --init s3://bkt/ckpt/sb-7b/stage2 \
-      --out s3://bkt/ckpt/sb-7b-lr1e-5/stage3 --lr 1e-5 --workers 2 --gpus-per-worker 8 \
+      --out s3://bkt/ckpt/sb-7b-lr1e-5/stage3 --lr 1e-5 --worker-pods 2 --gpus-per-worker 8 \
       --node-selector cloud.google.com/gke-accelerator=nvidia-h100-80gb
 
   # Print the RayJob instead of submitting it:

@@ -16,6 +16,16 @@ func NewTrainCommand(streams IOStreams) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "train",
 		Short: "Train SpatialBoost's three stages as RayJobs on a KubeRay cluster",
+		Example: `  # All three stages, each starting from the previous one's checkpoint; wait and stream logs.
+  boostgen train submit --stage all --data s3://bkt/ds/quickstart --out s3://bkt/ckpt/run1 --follow
+
+  # What would be submitted, without a cluster.
+  boostgen train submit --stage 3 --data s3://bkt/ds --init s3://bkt/ckpt/run1/stage2 --dry-run -o yaml
+
+  # Jobs, their state, their logs.
+  boostgen train list
+  boostgen train status run1-s3
+  boostgen train logs -f run1-s3`,
 		Long: `Train SpatialBoost's three stages as KubeRay RayJobs, from a laptop.
 
 Each stage is one RayJob named RUN-s1, RUN-s2 or RUN-s3 that creates its own
