@@ -25,6 +25,8 @@ type Config struct {
 	Geometry  GeometryConfig  `json:"geometry"`
 	Templates TemplatesConfig `json:"templates"`
 	Output    OutputConfig    `json:"output"`
+	// LLM turns on the GPT stages (gen/llm.go); nil when absent.
+	LLM *LLMConfig `json:"llm,omitempty"`
 
 	// dir is the config file's folder; relative paths are resolved from it.
 	dir string
@@ -228,6 +230,9 @@ func (c *Config) applyDefaults() {
 	if o.ShardMaxBytes == 0 {
 		o.ShardMaxBytes = 256 << 20
 	}
+	if c.LLM != nil {
+		c.LLM.applyDefaults()
+	}
 }
 
 // check covers what the schema cannot say.
@@ -240,6 +245,11 @@ func (c *Config) check() error {
 	case "scannet":
 		if c.Source.ScanNet == nil {
 			return fmt.Errorf("source.scannet: required when source.type is scannet")
+		}
+	}
+	if c.LLM != nil {
+		if err := c.LLM.check(); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -77,6 +77,11 @@ type outcome struct {
 	record *Record
 	images []imageBlob
 	reject *Reject
+	// more are further records or rejects made from the same item (the
+	// LLM stages' multi-view VQA), written right after this one.
+	more []outcome
+	// fatal stops the run (an LLM budget or quota error, gen/llmrun.go).
+	fatal error
 }
 
 type imageBlob struct {
@@ -382,17 +387,7 @@ func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, p
 	for _, v := range it.Views {
 		views = append(views, v.Name)
 	}
-	var conv []Message
-	for _, t := range pl.Turns {
-		if t.Missing {
-			continue
-		}
-		q := t.Question
-		if len(conv) == 0 {
-			q = strings.Repeat("<image>\n", len(it.Views)) + q
-		}
-		conv = append(conv, Message{From: "human", Value: q}, Message{From: "gpt", Value: t.Answer})
-	}
+	conv := conversation(pl.Turns, len(it.Views))
 	objMeta := func(ref string, po templates.PlanObject) ObjectMeta {
 		var st *objectState
 		for _, o := range objs {
@@ -425,6 +420,8 @@ func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, p
 			Generator:     "boostgen " + Version,
 			Seed:          p.cfg.Seed,
 			ConfigSHA256:  p.configHash,
+			Kind:          KindSpatial,
+			Task:          TaskSpatial,
 			Source:        Provenance{Kind: it.Source, Item: it.ID, Index: it.Index, Views: views},
 			Frame: FrameMeta{
 				Kind: frame.Kind, AnchorView: anchor,
@@ -439,6 +436,23 @@ func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, p
 			SkippedObjects: skipped,
 		},
 	}
+}
+
+// conversation turns the asked turns into LLaVA messages; the first human
+// turn carries one <image> token per image.
+func conversation(turns []templates.Turn, images int) []Message {
+	var conv []Message
+	for _, t := range turns {
+		if t.Missing {
+			continue
+		}
+		q := t.Question
+		if len(conv) == 0 {
+			q = strings.Repeat("<image>\n", images) + q
+		}
+		conv = append(conv, Message{From: "human", Value: q}, Message{From: "gpt", Value: t.Answer})
+	}
+	return conv
 }
 
 func round3(v geometry.Vec3) []float64 {

@@ -35,13 +35,28 @@ type Meta struct {
 	Seed           uint64               `json:"seed"`
 	ConfigSHA256   string               `json:"config_sha256"`
 	Source         Provenance           `json:"source"`
-	Frame          FrameMeta            `json:"frame"`
-	Order          string               `json:"order"`
-	Objects        []ObjectMeta         `json:"objects"`
-	Points         []templates.PointRef `json:"points"`
+	Frame          FrameMeta            `json:"frame,omitzero"`
+	Order          string               `json:"order,omitempty"`
+	Objects        []ObjectMeta         `json:"objects,omitempty"`
+	Points         []templates.PointRef `json:"points,omitempty"`
 	Turns          []templates.Turn     `json:"turns"`
 	SkippedObjects []SkippedObject      `json:"skipped_objects,omitempty"`
+
+	// Kind says what sort of record this is: KindSpatial (the 12-turn
+	// chain, with Frame, Order, Objects and Points) or KindVQA (multi-view
+	// VQA, with VQA); Task refines it.
+	Kind string   `json:"kind,omitempty"`
+	Task string   `json:"task,omitempty"`
+	VQA  *VQAMeta `json:"vqa,omitempty"`
 }
+
+// Record kinds and tasks (meta.kind, meta.task).
+const (
+	KindSpatial  = "spatial"
+	KindVQA      = "vqa"
+	TaskSpatial  = "spatial_chain"
+	TaskMultiVQA = "multiview_vqa"
+)
 
 // Provenance names the source item a record was made from.
 type Provenance struct {
