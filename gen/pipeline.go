@@ -21,6 +21,8 @@ type RunOptions struct {
 	Logger  *slog.Logger
 	// OnProgress is called from one goroutine after each item is written.
 	OnProgress func(Progress)
+	// LLMBudgetUSD, when positive, replaces llm.budget_usd (gen/llmrun.go).
+	LLMBudgetUSD float64
 }
 
 // Progress is a snapshot for progress displays.
@@ -45,6 +47,7 @@ type Summary struct {
 	Elapsed       time.Duration  `json:"-"`
 	Seconds       float64        `json:"seconds"`
 	RecordsPerSec float64        `json:"records_per_second"`
+	LLM           *LLMSummary    `json:"llm,omitempty"`
 }
 
 // Run generates a dataset. Items are processed by a pool of workers; their
@@ -83,6 +86,12 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	llmSt, err := newLLMStage(ctx, cfg, store, log, opts.LLMBudgetUSD)
+	if err != nil {
+		snk.abort()
+		return nil, err
+	}
+	defer llmSt.close(ctx)
 
 	total := src.Count()
 	if opts.Limit > 0 && (total < 0 || opts.Limit < total) {
@@ -140,7 +149,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 				if it.ID == "" {
 					it.ID = j.task.ID
 				}
-				o := proc.process(it)
+				o := llmSt.apply(ctx, it, proc.process(it))
 				select {
 				case results <- done{seq: j.seq, out: o}:
 				case <-ctx.Done():
@@ -165,6 +174,11 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 				break
 			}
 			delete(pending, next)
+			if o.fatal != nil {
+				writeErr = o.fatal
+				cancel()
+				break
+			}
 			if err := snk.write(o); err != nil {
 				writeErr = err
 				cancel()
@@ -198,7 +212,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	s := &Summary{
 		Out: store.String(), Items: m.Totals.Items, Records: m.Totals.Records, Rejects: m.Totals.Rejects,
 		RejectsByCode: m.Rejects.ByReason, Shards: len(m.Shards), Images: m.Totals.Images, Bytes: m.Totals.Bytes,
-		Elapsed: el, Seconds: el.Seconds(),
+		Elapsed: el, Seconds: el.Seconds(), LLM: llmSt.summary(),
 	}
 	if el > 0 {
 		s.RecordsPerSec = float64(s.Records) / el.Seconds()

@@ -171,6 +171,16 @@ func (s *sink) closeShard() error {
 
 func (s *sink) write(o outcome) error {
 	s.totals.Items++
+	for _, m := range append([]outcome{o}, o.more...) {
+		if err := s.writeOne(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeOne writes one record or reject of an item.
+func (s *sink) writeOne(o outcome) error {
 	if o.reject != nil {
 		b, _ := json.Marshal(o.reject)
 		if _, err := s.rejects.Write(append(b, '\n')); err != nil {

@@ -24,6 +24,7 @@ type runOptions struct {
 	workers int
 	json    bool
 	noBar   bool
+	budget  float64
 
 	cfg     *gen.Config
 	cluster *clusterRun
@@ -66,6 +67,7 @@ The same config and seed give byte-identical shards for any --workers.`,
 	f.IntVar(&o.workers, "workers", 0, "parallel workers (0 = one per CPU)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVar(&o.noBar, "no-progress", false, "no progress bar, even on a terminal")
+	f.Float64Var(&o.budget, "llm-budget", 0, "stop the GPT stages cleanly once the estimated spend on this output reaches USD (replaces llm.budget_usd; a rerun goes on from the cache)")
 	o.cluster = addClusterRun(cmd)
 	return cmd
 }
@@ -90,6 +92,12 @@ func (o *runOptions) validate() error {
 	if o.workers < 0 {
 		return fmt.Errorf("--workers %d: must be 0 or more", o.workers)
 	}
+	if o.budget < 0 {
+		return fmt.Errorf("--llm-budget %g: must be 0 or more", o.budget)
+	}
+	if o.budget > 0 && o.cfg.LLM == nil {
+		return fmt.Errorf("--llm-budget: the config %s has no llm section", o.config)
+	}
 	if o.cfg.Seed == 0 {
 		return fmt.Errorf("--seed 0: seeds start at 1")
 	}
@@ -100,7 +108,7 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	stderr := cmd.ErrOrStderr()
 	progress := newProgress(stderr, o.noBar)
 	sum, err := gen.Run(cmd.Context(), o.cfg, gen.RunOptions{
-		Out: o.out, Workers: o.workers, Limit: o.limit,
+		Out: o.out, Workers: o.workers, Limit: o.limit, LLMBudgetUSD: o.budget,
 		Logger: o.logger(), OnProgress: progress.update,
 	})
 	progress.finish()
@@ -128,6 +136,23 @@ func printSummary(w io.Writer, s *gen.Summary) {
 		fmt.Fprintf(w, "  rejected %-12s %d\n", c+":", s.RejectsByCode[c])
 	}
 	fmt.Fprintf(w, "  wrote %d shards, %d images, %.1f MB of shards to %s\n", s.Shards, s.Images, float64(s.Bytes)/1e6, s.Out)
+	printLLMSummary(w, s.LLM)
+}
+
+func printLLMSummary(w io.Writer, l *gen.LLMSummary) {
+	if l == nil {
+		return
+	}
+	budget := "no budget"
+	if l.BudgetUSD > 0 {
+		budget = fmt.Sprintf("budget $%.4f", l.BudgetUSD)
+	}
+	fmt.Fprintf(w, "  llm %s: $%.4f this run, $%.4f on this output (%s)\n", l.Model, l.CostUSD, l.SpentUSD, budget)
+	for _, name := range l.StageNames() {
+		u := l.Stages[name]
+		fmt.Fprintf(w, "    %-10s %d requests, %d cached, %d retries, %d failed, %d+%d tokens, $%.4f\n",
+			name+":", u.Requests, u.CacheHits, u.Retries, u.Failures, u.PromptTokens, u.CompletionTokens, u.CostUSD)
+	}
 }
 
 // progress shows a bar on a terminal and a plain line every few seconds
