@@ -522,3 +522,14 @@ func llmStore(t *testing.T, dir string) blob.Store {
 	}
 	return s
 }
+
+// The example config the docs point to is valid as written.
+func TestLLMExampleConfig(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "examples", "multiview-llm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LLM == nil || cfg.LLM.APIKeyEnv != "OPENAI_API_KEY" || cfg.LLM.RPM != 500 || len(cfg.LLM.Stages.VQA) != 3 {
+		t.Errorf("llm section %+v", cfg.LLM)
+	}
+}
