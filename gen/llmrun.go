@@ -186,6 +186,15 @@ func (s *llmStage) apply(ctx context.Context, it *scene.Item, o outcome) outcome
 	return o
 }
 
+// all is the item's own outcome followed by the records and rejects the
+// LLM stages added, in the order they are written.
+func (o outcome) all() []outcome {
+	out := make([]outcome, 0, 1+len(o.more))
+	head := o
+	head.more = nil
+	return append(append(out, head), o.more...)
+}
+
 func allViews(it *scene.Item) []int {
 	idx := make([]int, len(it.Views))
 	for n := range idx {

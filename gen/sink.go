@@ -171,7 +171,7 @@ func (s *sink) closeShard() error {
 
 func (s *sink) write(o outcome) error {
 	s.totals.Items++
-	for _, m := range append([]outcome{o}, o.more...) {
+	for _, m := range o.all() {
 		if err := s.writeOne(m); err != nil {
 			return err
 		}

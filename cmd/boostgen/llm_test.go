@@ -225,6 +225,7 @@ func TestRunLLMBudgetFlag(t *testing.T) {
 	}{
 		{[]string{"run", plain, "--llm-budget", "-1"}, "--llm-budget -1: must be 0 or more"},
 		{[]string{"run", plain, "--llm-budget", "5"}, "has no llm section"},
+		{[]string{"run", plain, "--on-cluster", "--llm-budget", "5"}, "llm.budget_usd"},
 	} {
 		if _, _, err := runCLI(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)

@@ -49,6 +49,9 @@ The same config and seed give byte-identical shards for any --workers.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.cluster.enabled {
+				if cmd.Flags().Changed("llm-budget") {
+					return fmt.Errorf("--llm-budget applies to a local run; on a cluster set llm.budget_usd in the config")
+				}
 				return o.cluster.run(cmd, args[0], o.out)
 			}
 			if err := o.complete(cmd, args); err != nil {
