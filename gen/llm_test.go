@@ -58,7 +58,6 @@ func llmConfig(t *testing.T, root, url, extra string) *Config {
 	cfg, err := ParseConfig([]byte(fmt.Sprintf(`
 seed: 3
 source: {type: scannet, scannet: {root: %q}}
-output: {shard_max_records: 5}
 llm: {base_url: %q, model: gpt-4o-2024-08-06, concurrency: 1, max_retries: 2, backoff_base: 1ms, backoff_max: 2ms, timeout: 5s, %s%s}
 `, root, url, testLLMPrice, extra)))
 	if err != nil {
@@ -336,11 +335,10 @@ func TestLLMRun(t *testing.T) {
 		t.Errorf("cost $%v, want $%v", sum.LLM.CostUSD, float64(wantReqs)*0.0035)
 	}
 
-	// A rerun into the same output answers everything from its cache.
+	// The dataset made again in the same output, whose llm/ folder holds
+	// the cache: every answer comes from there.
 	before := llmParts(t, out)
-	if err := os.Remove(filepath.Join(out, ManifestFile)); err != nil {
-		t.Fatal(err)
-	}
+	keepOnlyLLM(t, out)
 	sum2, err := Run(context.Background(), cfg, RunOptions{Out: out, Workers: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +356,22 @@ func TestLLMRun(t *testing.T) {
 	for name, b := range before {
 		if !bytes.Equal(b, after[name]) {
 			t.Errorf("%s differs after the rerun", name)
+		}
+	}
+}
+
+// keepOnlyLLM deletes a dataset but its llm/ folder (cache and spend).
+func keepOnlyLLM(t *testing.T, out string) {
+	t.Helper()
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "llm" {
+			if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

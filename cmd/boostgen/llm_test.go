@@ -164,10 +164,14 @@ llm:
 	}
 	paid := srv.ChatRequests()
 
-	// The same run again into the same output: all answers come from the
-	// cache in the output, so the server sees nothing.
-	if err := os.Remove(filepath.Join(out, gen.ManifestFile)); err != nil {
-		t.Fatal(err)
+	// The dataset made again in the same output (all but its llm/ folder
+	// deleted): every answer comes from the cache there, so the server
+	// sees nothing.
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if e.Name() != "llm" {
+			os.RemoveAll(filepath.Join(out, e.Name()))
+		}
 	}
 	logs2 := captureStderr(t, func() {
 		stdout, stderr, err = runCLI(t, "run", cfgPath, "--out", out, "--workers", "3")
