@@ -15,6 +15,10 @@ type LLMConfig struct {
 	// Prompts names a file overriding gen/llmstage/prompts.yaml.
 	Prompts string    `json:"prompts,omitempty"`
 	Stages  LLMStages `json:"stages"`
+	// Batch answers the stages' requests through the Batch API (half
+	// price, answers within the completion window) before the items are
+	// processed (gen/llmbatch.go).
+	Batch bool `json:"batch,omitempty"`
 }
 
 // LLMStages selects the GPT stages.
@@ -64,8 +68,8 @@ func (c *LLMConfig) check() error {
 }
 
 // MarshalJSON writes what changes the records: endpoint, model, request
-// settings, prompts and stages. Limits, retries, prices, the budget and
-// where the key comes from change only how a run goes, so they stay out of
+// settings, prompts and stages. Limits, retries, prices, the budget, batch
+// mode and where the key comes from change only how a run goes, so they stay out of
 // the config hash and a resumed run may change them.
 func (c LLMConfig) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {

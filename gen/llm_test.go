@@ -547,3 +547,59 @@ func TestLLMExampleConfig(t *testing.T) {
 		t.Errorf("llm section %+v", cfg.LLM)
 	}
 }
+
+// With llm.batch the requests go through /v1/batches at half price, the
+// records are byte for byte those of a synchronous run, and a rerun
+// submits nothing.
+func TestLLMBatchMode(t *testing.T) {
+	srv := llmtest.New(llmtest.StageAnswer)
+	defer srv.Close()
+	root := captionlessScenes(t, 1, 2, 4, 8)
+	batchCfg := llmConfig(t, root, srv.URL, ", batch: true, batch_poll_interval: 1ms")
+	out := filepath.Join(t.TempDir(), "out")
+	sum, err := Run(context.Background(), batchCfg, RunOptions{Out: out, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	llmValidate(t, out)
+	if n := srv.ChatRequests(); n != 0 {
+		t.Errorf("%d synchronous requests, want every one in a batch", n)
+	}
+	// One chunk: captions and VQA, then the view checks that need their answers.
+	if n := srv.Count("POST /v1/batches"); n != 2 {
+		t.Errorf("%d batches, want 2", n)
+	}
+	paid := int64(0)
+	for _, u := range sum.LLM.Stages {
+		paid += u.Requests
+	}
+	if paid == 0 || sum.LLM.CostUSD < float64(paid)*0.00175-1e-9 || sum.LLM.CostUSD > float64(paid)*0.00175+1e-9 {
+		t.Errorf("%d requests cost $%v, want half price: $%v", paid, sum.LLM.CostUSD, float64(paid)*0.00175)
+	}
+
+	syncOut := filepath.Join(t.TempDir(), "sync")
+	if _, err := Run(context.Background(), llmConfig(t, root, srv.URL, ""), RunOptions{Out: syncOut, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.ChatRequests(); int64(n) != paid {
+		t.Errorf("the synchronous run made %d requests, the batches held %d", n, paid)
+	}
+	batchParts, syncParts := llmParts(t, out), llmParts(t, syncOut)
+	if len(batchParts) == 0 || len(batchParts) != len(syncParts) {
+		t.Fatalf("%d parts in batch mode, %d synchronously", len(batchParts), len(syncParts))
+	}
+	for name, b := range syncParts {
+		if !bytes.Equal(b, batchParts[name]) {
+			t.Errorf("%s differs between batch and synchronous runs", name)
+		}
+	}
+
+	keepOnlyLLM(t, out)
+	files, chats := srv.Count("POST /v1/files"), srv.ChatRequests()
+	if _, err := Run(context.Background(), batchCfg, RunOptions{Out: out, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Count("POST /v1/files") != files || srv.ChatRequests() != chats {
+		t.Errorf("the rerun uploaded %d files and made %d requests, want none", srv.Count("POST /v1/files")-files, srv.ChatRequests()-chats)
+	}
+}

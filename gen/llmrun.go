@@ -38,6 +38,8 @@ type llmStage struct {
 	kinds       []llmstage.VQAKind
 	captions    bool
 	interpolate bool
+	batch       bool
+	log         *slog.Logger
 	seed        uint64
 	configHash  string
 	budget      float64
@@ -78,14 +80,14 @@ func newLLMStage(ctx context.Context, cfg *Config, store blob.Store, log *slog.L
 	}
 	s := &llmStage{
 		client: client, gen: g, store: store, model: lc.Model,
-		captions: *cfg.LLM.Stages.Captions, interpolate: *cfg.LLM.Stages.Interpolation,
+		captions: *cfg.LLM.Stages.Captions, interpolate: *cfg.LLM.Stages.Interpolation, batch: cfg.LLM.Batch, log: log,
 		seed: cfg.Seed, configHash: cfg.Hash(), budget: lc.BudgetUSD, spentBefore: spent,
 	}
 	for _, k := range cfg.LLM.Stages.VQA {
 		s.kinds = append(s.kinds, llmstage.VQAKind(k))
 	}
 	log.Info("llm", "endpoint", client.String(), "captions", s.captions, "vqa", cfg.LLM.Stages.VQA,
-		"interpolation", s.interpolate, "budget_usd", lc.BudgetUSD, "spent_before_usd", spent)
+		"interpolation", s.interpolate, "batch", s.batch, "budget_usd", lc.BudgetUSD, "spent_before_usd", spent)
 	return s, nil
 }
 

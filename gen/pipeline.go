@@ -92,6 +92,10 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer llmSt.close(ctx)
+	if err := llmSt.prefetch(ctx, src, proc, func(seq int) bool { return opts.Limit <= 0 || seq < opts.Limit }); err != nil {
+		snk.abort()
+		return nil, err
+	}
 
 	total := src.Count()
 	if opts.Limit > 0 && (total < 0 || opts.Limit < total) {
