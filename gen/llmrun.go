@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/boostgen/boostgen/gen/llmstage"
 	"github.com/boostgen/boostgen/gen/scene"
@@ -24,9 +26,10 @@ const (
 	RejectLLMViews   = "llm_views"   // too few in-between views verified for a 4- or 8-view sample
 )
 
-// SpentFile keeps the estimated USD spent on an output by all runs into it,
-// so that a budget holds across a stop and a rerun.
-const SpentFile = "llm/spent.json"
+// SpentPrefix holds what each run into an output spent on the LLM, one
+// small file per run (several shard processes may run at once), so that a
+// budget covers them all: a run's budget counts the sum of the earlier ones.
+const SpentPrefix = "llm/spent/"
 
 // llmStage runs the GPT stages on each item after the spatial record is
 // planned. One is shared by all workers.
@@ -91,31 +94,42 @@ func newLLMStage(ctx context.Context, cfg *Config, store blob.Store, log *slog.L
 	return s, nil
 }
 
+// readSpent sums what earlier runs into the output spent.
 func readSpent(ctx context.Context, store blob.Store) (float64, error) {
-	b, err := blob.ReadAll(ctx, store, SpentFile)
-	if errors.Is(err, blob.ErrNotExist) {
-		return 0, nil
-	}
+	list, err := store.List(ctx, SpentPrefix)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", SpentFile, err)
+		return 0, fmt.Errorf("%s: %w", SpentPrefix, err)
 	}
-	var v struct {
-		SpentUSD float64 `json:"spent_usd"`
+	total := 0.0
+	for _, info := range list {
+		b, err := blob.ReadAll(ctx, store, info.Key)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", info.Key, err)
+		}
+		var v struct {
+			CostUSD float64 `json:"cost_usd"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil {
+			return 0, fmt.Errorf("%s: %w", info.Key, err)
+		}
+		total += v.CostUSD
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return 0, fmt.Errorf("%s: %w", SpentFile, err)
-	}
-	return v.SpentUSD, nil
+	return total, nil
 }
 
-// close records what this output has cost so far; call it when the run
-// ends, however it ends.
+// close records what this run spent; call it when the run ends, however
+// it ends. A run that paid for nothing leaves no file.
 func (s *llmStage) close(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	b, _ := json.Marshal(map[string]float64{"spent_usd": s.client.SpentUSD()})
-	return blob.Put(context.WithoutCancel(ctx), s.store, SpentFile, append(b, '\n'))
+	cost := s.client.SpentUSD() - s.spentBefore
+	if cost <= 0 {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"cost_usd": cost, "model": s.model, "ended": time.Now().UTC().Format(time.RFC3339)})
+	key := fmt.Sprintf("%s%d-%d.json", SpentPrefix, time.Now().UnixNano(), os.Getpid())
+	return blob.Put(context.WithoutCancel(ctx), s.store, key, append(b, '\n'))
 }
 
 // LLMSummary is the LLM part of a run's summary.
