@@ -1,0 +1,450 @@
+"""One training loop for the three stages, run by Ray Train's TorchTrainer on
+a cluster or in this process (--no-ray) for debugging and tests.
+
+What a stage leaves behind is a bundle, OUT/model/bundle.json plus weight
+files; the next stage's --init points at it:
+
+    {"format": "boostgen.trainer-bundle/v1", "stage": 2, "encoder": "...", "llm": "...",
+     "dual_channel": ["blocks.0.attn", ...],          # encoder modules wrapped (Stage 3)
+     "files": {"projector": "projector.pt",           # relative to the bundle, or a URI
+               "llm": "llm.pt" | "s3://.../llm.pt" | null,   # null: the pretrained weights
+               "encoder": "encoder.pt" | null}, ...}
+
+bundle.json is written last, so a bundle that has one is complete. Stage 3's
+encoder.pt is the tuned encoder on its own (a state_dict with the
+dual-channel layers); load_encoder() rebuilds it.
+"""
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+
+from . import storage
+from .data import BoostgenDataset, ImageTransform, Manifest, collate, read_manifest
+from .dual_attention import (
+    DEFAULT_ATTENTION_CLASSES,
+    DualChannelAttention,
+    parameter_overhead,
+    wrap_attention,
+)
+from .model import DEFAULT_ENCODER, DEFAULT_LLM, SpatialVLM, VisionTower, apply_stage, build_llm, build_vision
+
+BUNDLE = "bundle.json"
+BUNDLE_FORMAT = "boostgen.trainer-bundle/v1"
+
+# Appendix A. Stage 2's learning rate is not in the paper; 2e-5 is our choice
+# (LLaVA-1.5's visual instruction tuning uses it too).
+RECIPES = {
+    1: {"lr": 2e-3, "batch_size": 256, "epochs": 1.0},
+    2: {"lr": 2e-5, "batch_size": 128, "epochs": 1.0},
+    3: {"lr": 2e-5, "batch_size": 128, "epochs": 1.0},
+}
+
+
+@dataclass
+class TrainConfig:
+    stage: int
+    data: str
+    out: str
+    init: Optional[str] = None
+    encoder: Optional[str] = None
+    llm: Optional[str] = None
+    lr: Optional[float] = None  # None: the stage's recipe
+    batch_size: Optional[int] = None  # global, over all workers and accumulation
+    micro_batch_size: Optional[int] = None  # per worker per forward; None: batch_size / workers
+    epochs: Optional[float] = None
+    max_steps: int = 0  # 0: no cap
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    max_length: int = 4096
+    seed: int = 0
+    shuffle_buffer: int = 1024
+    loader_workers: int = 2
+    attention_classes: Optional[List[str]] = None
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    precision: str = "fp32"  # "bf16": autocast, and frozen weights stored in bf16
+    gradient_checkpointing: bool = False
+    use_gpu: bool = False
+    num_workers: int = 1
+    ray: bool = True
+    run_name: Optional[str] = None
+    max_failures: int = 3
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with the recipe's defaults filled in, checked."""
+        if self.stage not in RECIPES:
+            raise ValueError(f"--stage must be 1, 2 or 3, got {self.stage}")
+        c = dataclasses.replace(self)
+        for k, v in RECIPES[self.stage].items():
+            if getattr(c, k) is None:
+                setattr(c, k, v)
+        if c.precision not in ("fp32", "bf16"):
+            raise ValueError(f"--precision must be fp32 or bf16, got {c.precision!r}")
+        for k in ("batch_size", "num_workers", "checkpoint_every", "keep_checkpoints"):
+            if getattr(c, k) < 1:
+                raise ValueError(f"--{k.replace('_', '-')} must be at least 1, got {getattr(c, k)}")
+        if c.micro_batch_size is None:
+            c.micro_batch_size = max(1, c.batch_size // c.num_workers)
+        if c.batch_size % (c.num_workers * c.micro_batch_size):
+            raise ValueError(
+                f"--batch-size {c.batch_size} is not a multiple of --num-workers {c.num_workers} "
+                f"× --micro-batch-size {c.micro_batch_size}"
+            )
+        if c.stage > 1 and not c.init:
+            raise ValueError(f"stage {c.stage} starts from the bundle of stage {c.stage - 1}: pass --init")
+        return c
+
+
+# --- bundles --------------------------------------------------------------------------------
+
+
+def read_bundle(uri: str) -> Tuple[str, dict]:
+    """Finds the bundle at uri (a bundle folder, or a stage's --out folder)
+    and returns (its folder, its bundle.json)."""
+    for d in (uri, storage.join(uri, "model")):
+        if storage.exists(storage.join(d, BUNDLE)):
+            doc = json.loads(storage.read_bytes(storage.join(d, BUNDLE)))
+            if doc.get("format") != BUNDLE_FORMAT:
+                raise ValueError(f"{storage.join(d, BUNDLE)}: format is {doc.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+            return d, doc
+    raise ValueError(f"{uri}: no {BUNDLE} there or under model/; --init takes the --out of an earlier stage")
+
+
+def _file(bundle_dir: str, ref: Optional[str]) -> Optional[str]:
+    """A bundle's file reference as a URI that works from anywhere."""
+    if ref is None or storage.is_s3(ref) or os.path.isabs(ref):
+        return ref
+    uri = storage.join(bundle_dir, ref)
+    return uri if storage.is_s3(uri) else os.path.abspath(uri)
+
+
+def _restore_encoder(vision: VisionTower, bundle_dir: str, bundle: dict) -> None:
+    dual = bundle.get("dual_channel") or []
+    if dual:
+        wanted = set(dual)
+        got = wrap_attention(vision.encoder, lambda path, _m: path in wanted)
+        if sorted(got) != sorted(dual):
+            raise ValueError(f"{bundle_dir}: bundle wraps {sorted(wanted - set(got))} which the encoder lacks")
+    enc = _file(bundle_dir, bundle["files"].get("encoder"))
+    if enc:
+        vision.encoder.load_state_dict(storage.load_torch(enc))
+
+
+def load_encoder(bundle_uri: str) -> Tuple[VisionTower, ImageTransform]:
+    """The tuned encoder of a bundle (with its dual-channel layers), on its
+    own, with its preprocessing: what downstream probing needs."""
+    d, b = read_bundle(bundle_uri)
+    vision, transform = build_vision(b["encoder"])
+    _restore_encoder(vision, d, b)
+    return vision, transform
+
+
+def _pick(what: str, given: Optional[str], bundle: Optional[dict], default: str) -> str:
+    had = bundle.get(what) if bundle else None
+    if given and had and given != had:
+        raise ValueError(f"--{what} {given} differs from the --init bundle's {had}")
+    return given or had or default
+
+
+def build_model(cfg: TrainConfig):
+    """The model for cfg's stage, with the --init bundle's weights loaded and,
+    for Stage 3, dual-channel attention in the encoder. Returns (model,
+    encode, transform, (bundle folder, bundle) or None)."""
+    init = read_bundle(cfg.init) if cfg.init else None
+    bundle = init[1] if init else None
+    vision, transform = build_vision(_pick("encoder", cfg.encoder, bundle, DEFAULT_ENCODER))
+    if init:
+        _restore_encoder(vision, *init)
+    if cfg.stage == 3 and not (bundle and bundle.get("dual_channel")):
+        wrap_attention(vision.encoder, cfg.attention_classes or DEFAULT_ATTENTION_CLASSES)
+    llm, encode = build_llm(_pick("llm", cfg.llm, bundle, DEFAULT_LLM))
+    llm_file = _file(init[0], bundle["files"].get("llm")) if init else None
+    if llm_file:
+        llm.load_state_dict(storage.load_torch(llm_file))
+    model = SpatialVLM(vision, llm, cfg.max_length)
+    proj = _file(init[0], bundle["files"].get("projector")) if init else None
+    if proj:
+        model.projector.load_state_dict(storage.load_torch(proj))
+    return model, encode, transform, init
+
+
+def write_bundle(cfg: TrainConfig, model: SpatialVLM, init, manifest: Manifest, steps: int) -> str:
+    out = storage.join(cfg.out, "model")
+    files = {"projector": "projector.pt", "llm": None, "encoder": None}
+    storage.save_torch(model.projector.state_dict(), storage.join(out, "projector.pt"))
+    if cfg.stage == 2:
+        storage.save_torch(model.llm.state_dict(), storage.join(out, "llm.pt"))
+        files["llm"] = "llm.pt"
+    elif init:
+        files["llm"] = _file(init[0], init[1]["files"].get("llm"))
+    dual = [n for n, m in model.vision.encoder.named_modules() if isinstance(m, DualChannelAttention)]
+    if dual:
+        storage.save_torch(model.vision.encoder.state_dict(), storage.join(out, "encoder.pt"))
+        files["encoder"] = "encoder.pt"
+    elif init:
+        files["encoder"] = _file(init[0], init[1]["files"].get("encoder"))
+    doc = {
+        "format": BUNDLE_FORMAT,
+        "stage": cfg.stage,
+        "encoder": _pick("encoder", cfg.encoder, init[1] if init else None, DEFAULT_ENCODER),
+        "llm": _pick("llm", cfg.llm, init[1] if init else None, DEFAULT_LLM),
+        "dual_channel": dual,
+        "files": files,
+        "steps": steps,
+        "data": {"uri": manifest.root, "records": manifest.records, "config_sha256": manifest.config_sha256},
+    }
+    if dual:
+        doc["parameter_overhead"] = parameter_overhead(model.vision.encoder)
+    storage.write_bytes(storage.join(out, BUNDLE), json.dumps(doc, indent=2).encode())
+    return out
+
+
+# --- sessions: what differs between one process and a Ray worker ---------------------------
+
+
+def log(metrics: Dict) -> None:
+    print(json.dumps(metrics), flush=True)
+
+
+class LocalSession:
+    """One process; checkpoints under OUT/checkpoints/step-NNNNNNNNN/state.pt."""
+
+    rank, world_size = 0, 1
+
+    def __init__(self, cfg: TrainConfig):
+        self.device = torch.device("cuda" if cfg.use_gpu else "cpu")
+        self.dir = storage.join(cfg.out, "checkpoints")
+        self.keep = cfg.keep_checkpoints
+
+    def prepare(self, model):
+        return model.to(self.device)
+
+    def _steps(self) -> List[str]:
+        return sorted(n for n in storage.list_names(self.dir) if n.startswith("step-"))
+
+    def load_checkpoint(self) -> Optional[dict]:
+        for name in reversed(self._steps()):
+            uri = storage.join(self.dir, name, "state.pt")
+            if storage.exists(uri):  # state.pt lands atomically: present means complete
+                return storage.load_torch(uri)
+        return None
+
+    def checkpoint(self, state: Callable[[], dict], metrics: Dict) -> None:
+        storage.save_torch(state(), storage.join(self.dir, f"step-{metrics['step']:09d}", "state.pt"))
+        for name in self._steps()[: -self.keep]:
+            storage.remove(storage.join(self.dir, name, "state.pt"))
+            if not storage.is_s3(self.dir):
+                os.rmdir(storage.join(self.dir, name))
+        log(metrics)
+
+    def report(self, metrics: Dict) -> None:
+        log(metrics)
+
+
+class RaySession:
+    """A Ray Train worker: checkpoints go through ray.train.report to
+    RunConfig's storage_path, and come back via ray.train.get_checkpoint()
+    after a failure or a restart of the same run."""
+
+    def __init__(self, cfg: TrainConfig):
+        from ray import train
+        import ray.train.torch as ray_torch
+
+        self.train, self.ray_torch = train, ray_torch
+        ctx = train.get_context()
+        self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+        self.device = ray_torch.get_device()
+
+    def prepare(self, model):
+        return self.ray_torch.prepare_model(model)  # to the device; DDP when world_size > 1
+
+    def load_checkpoint(self) -> Optional[dict]:
+        ckpt = self.train.get_checkpoint()
+        if ckpt is None:
+            return None
+        with ckpt.as_directory() as d:
+            return torch.load(os.path.join(d, "state.pt"), map_location="cpu")
+
+    def checkpoint(self, state: Callable[[], dict], metrics: Dict) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ckpt = None
+            if self.rank == 0:
+                torch.save(state(), os.path.join(d, "state.pt"))
+                ckpt = self.train.Checkpoint.from_directory(d)
+            self.train.report(metrics, checkpoint=ckpt)
+        if self.rank == 0:
+            log(metrics)
+
+    def report(self, metrics: Dict) -> None:
+        self.train.report(metrics)
+        if self.rank == 0:
+            log(metrics)
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
+def warmup_cosine(total: int, warmup_ratio: float) -> Callable[[int], float]:
+    warm = max(1, math.ceil(total * warmup_ratio))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return factor
+
+
+def train_worker(cfg: TrainConfig, session) -> Dict:
+    """Trains one stage on one worker; returns the last step's metrics."""
+    cfg = cfg.resolved()
+    torch.manual_seed(cfg.seed)
+    model, encode, transform, init = build_model(cfg)
+    trainable = apply_stage(model, cfg.stage)
+    if cfg.stage == 3 and session.rank == 0:
+        print(json.dumps({"parameter_overhead": parameter_overhead(model.vision.encoder)}), file=sys.stderr)
+    bf16 = cfg.precision == "bf16"
+    if bf16:
+        for p in model.parameters():
+            if not p.requires_grad:
+                p.data = p.data.to(torch.bfloat16)
+    if cfg.gradient_checkpointing and hasattr(model.llm, "gradient_checkpointing_enable"):
+        model.llm.gradient_checkpointing_enable()
+
+    manifest = read_manifest(cfg.data)
+    micro = cfg.micro_batch_size
+    accum = cfg.batch_size // (session.world_size * micro)
+    if cfg.num_workers != session.world_size:
+        raise ValueError(f"configured for {cfg.num_workers} workers, running on {session.world_size}")
+    steps_per_epoch = manifest.records // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{cfg.data}: {manifest.records} records, fewer than one batch of {cfg.batch_size}")
+    total = math.ceil(cfg.epochs * steps_per_epoch)
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+
+    state = session.load_checkpoint()
+    if state is not None:
+        if state["stage"] != cfg.stage or sorted(state["trainable"]) != sorted(trainable):
+            raise ValueError(f"{cfg.out}: checkpoint is of another stage or model; use a fresh --out")
+        with torch.no_grad():
+            params = dict(model.named_parameters())
+            for n, t in state["trainable"].items():
+                params[n].copy_(t)
+    core = model
+    model = session.prepare(model)
+    params = [p for p in core.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, cfg.warmup_ratio))
+    step = 0
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = state["step"]
+
+    def snapshot() -> dict:
+        return {
+            "stage": cfg.stage,
+            "step": step,
+            "trainable": {n: p.detach().cpu() for n, p in core.named_parameters() if p.requires_grad},
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "config": dataclasses.asdict(cfg),
+        }
+
+    device_type = session.device.type
+    metrics: Dict = {"stage": cfg.stage, "step": step}
+    model.train()
+    while step < total:
+        epoch, in_epoch = divmod(step, steps_per_epoch)
+        ds = BoostgenDataset(
+            cfg.data, encode, transform,
+            rank=session.rank, world_size=session.world_size, seed=cfg.seed + epoch,
+            shuffle_buffer=cfg.shuffle_buffer, skip=in_epoch * accum * micro,
+            micro_batch_size=micro, manifest=manifest,
+        )  # fmt: skip
+        loader = torch.utils.data.DataLoader(
+            ds, batch_size=micro, collate_fn=collate, num_workers=cfg.loader_workers,
+            pin_memory=device_type == "cuda",
+        )  # fmt: skip
+        batches = iter(loader)
+        while in_epoch < steps_per_epoch and step < total:
+            opt.zero_grad(set_to_none=True)
+            loss_sum = 0.0
+            for i in range(accum):
+                batch = next(batches)
+                sync = contextlib.nullcontext()
+                if i < accum - 1 and hasattr(model, "no_sync"):
+                    sync = model.no_sync()  # DDP: all-reduce once per optimizer step
+                with sync:
+                    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+                        loss = model(batch) / accum
+                    loss.backward()
+                loss_sum += loss.item()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            in_epoch += 1
+            metrics = {
+                "stage": cfg.stage,
+                "step": step,
+                "epoch": round(step / steps_per_epoch, 4),
+                "loss": loss_sum,
+                "lr": sched.get_last_lr()[0],
+            }
+            if step % cfg.checkpoint_every == 0 or step == total:
+                session.checkpoint(snapshot, metrics)
+            else:
+                session.report(metrics)
+        del batches, loader
+    if session.rank == 0:
+        metrics["bundle"] = write_bundle(cfg, core, init, manifest, step)
+    return metrics
+
+
+def run_local(cfg: TrainConfig) -> Dict:
+    return train_worker(cfg, LocalSession(cfg))
+
+
+def _ray_worker(config: dict) -> None:
+    cfg = TrainConfig(**config)
+    train_worker(cfg, RaySession(cfg))
+
+
+def run_ray(cfg: TrainConfig) -> Dict:
+    """Runs the stage on a Ray cluster (ray.init() finds it through
+    RAY_ADDRESS, or starts a local one)."""
+    try:
+        import ray.train
+        from ray.train.torch import TorchTrainer
+    except ImportError:
+        raise SystemExit("ray[train] is not installed here; install it or pass --no-ray") from None
+    cfg = cfg.resolved()
+    storage_path = storage.join(cfg.out, "ray")
+    if not storage.is_s3(storage_path):
+        storage_path = os.path.abspath(storage_path)
+    trainer = TorchTrainer(
+        _ray_worker,
+        train_loop_config=dataclasses.asdict(cfg),
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu),
+        run_config=ray.train.RunConfig(
+            name=cfg.run_name or f"stage{cfg.stage}",
+            storage_path=storage_path,
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+        ),
+    )
+    result = trainer.fit()
+    return dict(result.metrics or {})
