@@ -215,14 +215,19 @@ def record_images(rec: dict, where: str) -> List[str]:
         raise DatasetError(str(e)) from None
 
 
+def record_where(rec: dict, where: str) -> str:
+    """where, with the record's id when it has one, for error messages."""
+    rid = rec.get("id")
+    return f"{where} (id {rid!r})" if rid is not None else where
+
+
 def tokenize_record(
     rec: dict, encode: Callable[[str], List[int]], fmt: ChatFormat = ChatFormat(), where: str = "record"
 ) -> Tuple[List[int], List[int], List[str]]:
     """Returns (input_ids, labels, image paths) for one record. input_ids
     holds IMAGE_TOKEN_ID where each image goes; labels are IGNORE_INDEX
     everywhere but the gpt turns."""
-    rid = rec.get("id")
-    where = f"{where} (id {rid!r})" if rid is not None else where
+    where = record_where(rec, where)
     images = record_images(rec, where)
     conv = rec.get("conversations")
     if not isinstance(conv, list) or not conv:
@@ -342,6 +347,7 @@ class BoostgenDataset(torch.utils.data.IterableDataset):
 
     def example(self, rec: dict, where: str) -> Dict:
         ids, labels, images = tokenize_record(rec, self.encode, self.fmt, where)
+        where = record_where(rec, where)
         pixels = []
         for p in images:
             uri = storage.join(self.manifest.root, p)
