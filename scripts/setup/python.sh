@@ -7,9 +7,9 @@
 set -euo pipefail
 
 py=/usr/bin/python3
-pkgs=(python3-torch python3-zstandard python3-pytest python3-pil python3-numpy)
+pkgs=(python3-torch python3-zstandard python3-pytest python3-pil python3-numpy python3-boto3)
 
-if ! "$py" -c 'import torch, zstandard, pytest, PIL, numpy' >/dev/null 2>&1; then
+if ! "$py" -c 'import torch, zstandard, pytest, PIL, numpy, boto3' >/dev/null 2>&1; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "python.sh: need root to apt-get install ${pkgs[*]}" >&2
 		exit 1
@@ -17,7 +17,7 @@ if ! "$py" -c 'import torch, zstandard, pytest, PIL, numpy' >/dev/null 2>&1; the
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update >&2
 	apt-get install -y --no-install-recommends "${pkgs[@]}" >&2
-	"$py" -c 'import torch, zstandard, pytest, PIL, numpy' >&2
+	"$py" -c 'import torch, zstandard, pytest, PIL, numpy, boto3' >&2
 fi
 
 echo "export BOOSTGEN_PYTHON=$py"

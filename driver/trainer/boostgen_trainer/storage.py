@@ -47,9 +47,14 @@ def safe_relpath(rel: object, what: str) -> str:
 @functools.lru_cache(maxsize=1)
 def _s3_client():
     import boto3  # lazy: only s3:// users need it
+    from botocore.config import Config
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    return boto3.client("s3", endpoint_url=endpoint or None)
+    if not endpoint:
+        return boto3.client("s3")
+    # S3-compatible servers at an address of their own rarely have the
+    # wildcard DNS that virtual-hosted bucket names need.
+    return boto3.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
 
 
 def _is_missing(err: Exception) -> bool:
