@@ -116,7 +116,8 @@ def read_shard(manifest: Manifest, shard: Shard) -> List[dict]:
     if shard.path.endswith(".zst"):
         import zstandard
 
-        stream = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream))
+        # A shard may hold several zstd frames (concatenated writes).
+        stream = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True))
     records = []
     try:
         for n, line in enumerate(stream, 1):

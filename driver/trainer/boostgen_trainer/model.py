@@ -198,10 +198,22 @@ def build_vision(name: str) -> Tuple[VisionTower, ImageTransform]:
     if "dino" in cfg.model_type:  # CLS + registers lead the patch tokens
         prefix = 1 + int(getattr(cfg, "num_register_tokens", 0) or 0)
     proc = AutoImageProcessor.from_pretrained(ref)
-    size = getattr(proc, "crop_size", None) if getattr(proc, "do_center_crop", False) else proc.size
-    size = size.get("height") or size.get("shortest_edge")
-    transform = ImageTransform(int(size), tuple(proc.image_mean), tuple(proc.image_std))
+    size = proc.crop_size if getattr(proc, "do_center_crop", False) else proc.size
+    transform = ImageTransform(_side(size, ref), tuple(proc.image_mean), tuple(proc.image_std))
     return VisionTower(model, cfg.hidden_size, prefix), transform
+
+
+def _side(size, ref: str) -> int:
+    """The square input side from an image processor's size (a dict, or the
+    SizeDict of the fast processors)."""
+    for key in ("height", "shortest_edge"):
+        try:
+            v = size[key]
+        except (KeyError, TypeError, AttributeError):
+            v = None
+        if v:
+            return int(v)
+    raise ValueError(f"encoder {ref}: cannot tell the input size from its image processor ({size!r})")
 
 
 class HFTokenizer:
@@ -224,5 +236,5 @@ def build_llm(name: str, dtype: Optional[torch.dtype] = None) -> Tuple[nn.Module
         raise ValueError(f"llm {name}: only hf: and py: LLMs are supported")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    llm = AutoModelForCausalLM.from_pretrained(ref, torch_dtype=dtype or torch.float32)
+    llm = AutoModelForCausalLM.from_pretrained(ref, dtype=dtype or torch.float32)
     return llm, HFTokenizer(AutoTokenizer.from_pretrained(ref)).encode

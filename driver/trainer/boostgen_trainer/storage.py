@@ -141,13 +141,17 @@ def save_torch(obj, uri: str) -> None:
         _s3_client().upload_file(tmp.name, bucket, key)
 
 
-def load_torch(uri: str):
+def load_torch(uri: str, weights_only: bool = True):
+    """torch.load of uri. weights_only (tensors and containers of them) is for
+    weight files, which may come from elsewhere and so must not run code;
+    training checkpoints hold numbers too, which torch 1.13's weights-only
+    loader cannot read, and come from this run's own --out."""
     if not is_s3(uri):
-        return torch.load(uri, map_location="cpu")
+        return torch.load(uri, map_location="cpu", weights_only=weights_only)
     bucket, key = split_s3(uri)
     with tempfile.NamedTemporaryFile(suffix=".pt") as tmp:
         _s3_client().download_file(bucket, key, tmp.name)
-        return torch.load(tmp.name, map_location="cpu")
+        return torch.load(tmp.name, map_location="cpu", weights_only=weights_only)
 
 
 class _atomic_local:

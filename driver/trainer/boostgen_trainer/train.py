@@ -167,7 +167,10 @@ def build_model(cfg: TrainConfig):
         _restore_encoder(vision, *init)
     if cfg.stage == 3 and not (bundle and bundle.get("dual_channel")):
         wrap_attention(vision.encoder, cfg.attention_classes or DEFAULT_ATTENTION_CLASSES)
-    llm, encode = build_llm(_pick("llm", cfg.llm, bundle, DEFAULT_LLM))
+    # A frozen LLM (Stages 1 and 3) under bf16 is loaded in bf16: half the
+    # memory, on every worker. A trained one keeps fp32 master weights.
+    llm_dtype = torch.bfloat16 if cfg.precision == "bf16" and cfg.stage != 2 else None
+    llm, encode = build_llm(_pick("llm", cfg.llm, bundle, DEFAULT_LLM), llm_dtype)
     llm_file = _file(init[0], bundle["files"].get("llm")) if init else None
     if llm_file:
         llm.load_state_dict(storage.load_torch(llm_file))
@@ -236,7 +239,7 @@ class LocalSession:
         for name in reversed(self._steps()):
             uri = storage.join(self.dir, name, "state.pt")
             if storage.exists(uri):  # state.pt lands atomically: present means complete
-                return storage.load_torch(uri)
+                return storage.load_torch(uri, weights_only=False)
         return None
 
     def checkpoint(self, state: Callable[[], dict], metrics: Dict) -> None:
@@ -244,7 +247,8 @@ class LocalSession:
         for name in self._steps()[: -self.keep]:
             storage.remove(storage.join(self.dir, name, "state.pt"))
             if not storage.is_s3(self.dir):
-                os.rmdir(storage.join(self.dir, name))
+                with contextlib.suppress(OSError):  # not empty: leave it
+                    os.rmdir(storage.join(self.dir, name))
         log(metrics)
 
     def report(self, metrics: Dict) -> None:
@@ -315,7 +319,9 @@ def train_worker(cfg: TrainConfig, session) -> Dict:
         print(json.dumps({"parameter_overhead": parameter_overhead(model.vision.encoder)}), file=sys.stderr)
     bf16 = cfg.precision == "bf16"
     if bf16:
-        for p in model.parameters():
+        # Only the LLM's frozen weights: the encoder's are exported in Stage 3's
+        # encoder.pt and must stay exactly the pretrained ones.
+        for p in model.llm.parameters():
             if not p.requires_grad:
                 p.data = p.data.to(torch.bfloat16)
     if cfg.gradient_checkpointing and hasattr(model.llm, "gradient_checkpointing_enable"):

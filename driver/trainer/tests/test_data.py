@@ -39,6 +39,21 @@ def test_reads_plain_jsonl_shards(tmp_path):
     assert list(iter_records(read_manifest(root))) == recs
 
 
+def test_reads_shards_of_several_zstd_frames(tmp_path):
+    import hashlib
+
+    import zstandard
+
+    root = str(tmp_path)
+    recs = make_records(root, 4)
+    lines = [json.dumps(r).encode() + b"\n" for r in recs]
+    data = b"".join(zstandard.ZstdCompressor().compress(b"".join(lines[i : i + 2])) for i in (0, 2))
+    (tmp_path / "part-00000.jsonl.zst").write_bytes(data)
+    shard = {"path": "part-00000.jsonl.zst", "records": 4, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    write_manifest(root, [shard])
+    assert list(iter_records(read_manifest(root))) == recs
+
+
 def test_a_folder_without_manifest_is_rejected(tmp_path):
     root = str(tmp_path)
     make_dataset(root, n=2)
