@@ -108,7 +108,9 @@ def read_shard(manifest: Manifest, shard: Shard) -> List[dict]:
     except FileNotFoundError:
         raise DatasetError(f"{uri}: listed in {MANIFEST} but missing") from None
     if len(data) != shard.bytes:
-        raise DatasetError(f"{uri}: {MANIFEST} says {shard.bytes} bytes, shard has {'more' if len(data) > shard.bytes else len(data)}")
+        raise DatasetError(
+            f"{uri}: {MANIFEST} says {shard.bytes} bytes, shard has {'more' if len(data) > shard.bytes else len(data)}"
+        )
     digest = hashlib.sha256(data).hexdigest()
     if digest != shard.sha256:
         raise DatasetError(f"{uri}: sha256 is {digest}, {MANIFEST} says {shard.sha256}")

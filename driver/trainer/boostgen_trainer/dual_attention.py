@@ -163,4 +163,3 @@ def parameter_overhead(encoder: nn.Module) -> dict:
     total = sum(p.numel() for p in encoder.parameters())
     base = total - added
     return {"base": base, "added": added, "ratio": added / base if base else 0.0}
-

@@ -109,9 +109,7 @@ def list_names(uri: str) -> List[str]:
     bucket, key = split_s3(uri)
     prefix = key.rstrip("/") + "/" if key else ""
     names = set()
-    for page in _s3_client().get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, Delimiter="/"
-    ):
+    for page in _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for p in page.get("CommonPrefixes", []):
             names.add(p["Prefix"][len(prefix) :].rstrip("/"))
         for o in page.get("Contents", []):
@@ -174,4 +172,3 @@ class _atomic_local:
         elif os.path.exists(self.tmp):
             os.remove(self.tmp)
         return False
-

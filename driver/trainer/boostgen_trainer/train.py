@@ -115,7 +115,9 @@ def read_bundle(uri: str) -> Tuple[str, dict]:
         if storage.exists(storage.join(d, BUNDLE)):
             doc = json.loads(storage.read_bytes(storage.join(d, BUNDLE)))
             if doc.get("format") != BUNDLE_FORMAT:
-                raise ValueError(f"{storage.join(d, BUNDLE)}: format is {doc.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+                raise ValueError(
+                    f"{storage.join(d, BUNDLE)}: format is {doc.get('format')!r}, expected {BUNDLE_FORMAT!r}"
+                )
             return d, doc
     raise ValueError(f"{uri}: no {BUNDLE} there or under model/; --init takes the --out of an earlier stage")
 
@@ -374,15 +376,24 @@ def train_worker(cfg: TrainConfig, session) -> Dict:
     while step < total:
         epoch, in_epoch = divmod(step, steps_per_epoch)
         ds = BoostgenDataset(
-            cfg.data, encode, transform,
-            rank=session.rank, world_size=session.world_size, seed=cfg.seed + epoch,
-            shuffle_buffer=cfg.shuffle_buffer, skip=in_epoch * accum * micro,
-            micro_batch_size=micro, manifest=manifest,
-        )  # fmt: skip
+            cfg.data,
+            encode,
+            transform,
+            rank=session.rank,
+            world_size=session.world_size,
+            seed=cfg.seed + epoch,
+            shuffle_buffer=cfg.shuffle_buffer,
+            skip=in_epoch * accum * micro,
+            micro_batch_size=micro,
+            manifest=manifest,
+        )
         loader = torch.utils.data.DataLoader(
-            ds, batch_size=micro, collate_fn=collate, num_workers=cfg.loader_workers,
+            ds,
+            batch_size=micro,
+            collate_fn=collate,
+            num_workers=cfg.loader_workers,
             pin_memory=device_type == "cuda",
-        )  # fmt: skip
+        )
         batches = iter(loader)
         while in_epoch < steps_per_epoch and step < total:
             opt.zero_grad(set_to_none=True)

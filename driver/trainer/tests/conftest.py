@@ -57,8 +57,12 @@ def s3_bucket(tmp_path, monkeypatch):
     proc = endpoint = None
     for _ in range(3):  # a free port can be taken before versitygw binds it
         endpoint = f"http://127.0.0.1:{_free_port()}"
-        proc = subprocess.Popen([binary, "--port", endpoint[len("http://"):], "--quiet", "posix", str(root)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [binary, "--port", endpoint[len("http://") :], "--quiet", "posix", str(root)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < deadline and not _answers(endpoint):
             time.sleep(0.02)  # polling the port, with a deadline

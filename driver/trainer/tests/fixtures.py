@@ -45,12 +45,14 @@ def make_records(root: str, n: int, seed: int = 0, multi_every: int = 3):
         for j, (q, a) in enumerate(QUESTIONS):
             prefix = "<image>\n" * len(images) if j == 0 else ""
             conv += [{"from": "human", "value": prefix + q}, {"from": "gpt", "value": a}]
-        records.append({
-            "id": f"rec-{i:04d}",
-            "image": images[0] if len(images) == 1 else images,
-            "conversations": conv,
-            "meta": {"source": "fixture", "index": i},
-        })  # fmt: skip
+        records.append(
+            {
+                "id": f"rec-{i:04d}",
+                "image": images[0] if len(images) == 1 else images,
+                "conversations": conv,
+                "meta": {"source": "fixture", "index": i},
+            }
+        )
     return records
 
 

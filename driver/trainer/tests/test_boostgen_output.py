@@ -17,8 +17,9 @@ def test_trains_a_few_steps_on_boostgen_output(tmp_path):
     binary = os.path.join(REPO, need_env("BOOSTGEN_BIN", how))
     quickstart = os.path.join(REPO, need_env("BOOSTGEN_QUICKSTART", how))
     out = str(tmp_path / "gen")
-    r = subprocess.run([binary, "run", quickstart, "--out", out, "--limit", "8"], cwd=REPO,
-                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    r = subprocess.run(
+        [binary, "run", quickstart, "--out", out, "--limit", "8"], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, f"boostgen run failed:\n{r.stderr[-4000:]}"
 
     m = read_manifest(out)
@@ -29,10 +30,18 @@ def test_trains_a_few_steps_on_boostgen_output(tmp_path):
     assert len(examples) == m.records
     assert all(e["pixel_values"] is not None for e in examples)
 
-    done = run_local(TrainConfig(
-        stage=1, data=out, out=str(tmp_path / "s1"), ray=False, loader_workers=0,
-        encoder="py:tiny_models:build_encoder", llm="py:tiny_models:build_llm",
-        batch_size=min(2, m.records), max_steps=3,
-    ))  # fmt: skip
+    done = run_local(
+        TrainConfig(
+            stage=1,
+            data=out,
+            out=str(tmp_path / "s1"),
+            ray=False,
+            loader_workers=0,
+            encoder="py:tiny_models:build_encoder",
+            llm="py:tiny_models:build_llm",
+            batch_size=min(2, m.records),
+            max_steps=3,
+        )
+    )
     assert done["step"] == min(3, m.records // min(2, m.records))
     assert math.isfinite(done["loss"]) and done["loss"] > 0

@@ -49,7 +49,12 @@ def test_reads_shards_of_several_zstd_frames(tmp_path):
     lines = [json.dumps(r).encode() + b"\n" for r in recs]
     data = b"".join(zstandard.ZstdCompressor().compress(b"".join(lines[i : i + 2])) for i in (0, 2))
     (tmp_path / "part-00000.jsonl.zst").write_bytes(data)
-    shard = {"path": "part-00000.jsonl.zst", "records": 4, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    shard = {
+        "path": "part-00000.jsonl.zst",
+        "records": 4,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
     write_manifest(root, [shard])
     assert list(iter_records(read_manifest(root))) == recs
 
@@ -76,13 +81,34 @@ def _edit_manifest(root, edit):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda d: d["shards"][0].update(sha256="0" * 64), r"part-00000.jsonl.zst: sha256 is [0-9a-f]{64}, manifest.json says 0{64}"),
-        (lambda d: d["shards"][0].update(records=7), r"part-00000.jsonl.zst: manifest.json says 7 records, shard has 8"),
-        (lambda d: d["shards"][0].update(bytes=d["shards"][0]["bytes"] - 1), r"part-00000.jsonl.zst: manifest.json says \d+ bytes, shard has more"),
-        (lambda d: d["shards"][1].update(path="part-00009.jsonl.zst"), r"part-00009.jsonl.zst: listed in manifest.json but missing"),
-        (lambda d: d["shards"][0].update(path="../elsewhere.jsonl.zst"), r"shards\[0\].path: path '../elsewhere.jsonl.zst' must be relative"),
-        (lambda d: d["shards"][0].update(path="/etc/passwd.jsonl"), r"shards\[0\].path: path '/etc/passwd.jsonl' must be relative"),
-        (lambda d: d["shards"][0].update(records="8"), r"shards\[0\].records: expected a non-negative integer, got '8'"),
+        (
+            lambda d: d["shards"][0].update(sha256="0" * 64),
+            r"part-00000.jsonl.zst: sha256 is [0-9a-f]{64}, manifest.json says 0{64}",
+        ),
+        (
+            lambda d: d["shards"][0].update(records=7),
+            r"part-00000.jsonl.zst: manifest.json says 7 records, shard has 8",
+        ),
+        (
+            lambda d: d["shards"][0].update(bytes=d["shards"][0]["bytes"] - 1),
+            r"part-00000.jsonl.zst: manifest.json says \d+ bytes, shard has more",
+        ),
+        (
+            lambda d: d["shards"][1].update(path="part-00009.jsonl.zst"),
+            r"part-00009.jsonl.zst: listed in manifest.json but missing",
+        ),
+        (
+            lambda d: d["shards"][0].update(path="../elsewhere.jsonl.zst"),
+            r"shards\[0\].path: path '../elsewhere.jsonl.zst' must be relative",
+        ),
+        (
+            lambda d: d["shards"][0].update(path="/etc/passwd.jsonl"),
+            r"shards\[0\].path: path '/etc/passwd.jsonl' must be relative",
+        ),
+        (
+            lambda d: d["shards"][0].update(records="8"),
+            r"shards\[0\].records: expected a non-negative integer, got '8'",
+        ),
         (lambda d: d.update(schema_version="boostgen.manifest/v2"), r"schema_version is 'boostgen.manifest/v2'"),
         (lambda d: d.pop("shards"), r"field shards must be a list"),
     ],
@@ -133,11 +159,22 @@ def test_labels_cover_exactly_the_gpt_turns():
 @pytest.mark.parametrize(
     "rec, message",
     [
-        ({"id": "x", "image": "a.png", "conversations": [{"from": "human", "value": "no token"}, {"from": "gpt", "value": "a"}]},
-         r"id 'x'.*0 <image> tokens for 1 images"),
-        ({"id": "x", "conversations": [{"from": "human", "value": "<image> q"}, {"from": "gpt", "value": "a"}]},
-         r"id 'x'.*1 <image> tokens for 0 images"),
-        ({"id": "x", "image": "../a.png", "conversations": []}, r"id 'x'.*image\[0\]: path '../a.png' must be relative"),
+        (
+            {
+                "id": "x",
+                "image": "a.png",
+                "conversations": [{"from": "human", "value": "no token"}, {"from": "gpt", "value": "a"}],
+            },
+            r"id 'x'.*0 <image> tokens for 1 images",
+        ),
+        (
+            {"id": "x", "conversations": [{"from": "human", "value": "<image> q"}, {"from": "gpt", "value": "a"}]},
+            r"id 'x'.*1 <image> tokens for 0 images",
+        ),
+        (
+            {"id": "x", "image": "../a.png", "conversations": []},
+            r"id 'x'.*image\[0\]: path '../a.png' must be relative",
+        ),
         ({"id": "x", "conversations": [{"from": "robot", "value": "hi"}]}, r"conversations\[0\].from is 'robot'"),
         ({"id": "x", "conversations": [{"from": "human", "value": "hi"}]}, r"id 'x'.*no gpt turn"),
         ({"id": "x"}, r"id 'x'.*conversations must be a non-empty list"),
@@ -155,8 +192,17 @@ def test_records_are_dealt_to_ranks_and_loader_workers_without_overlap(tmp_path)
     encode = ByteTokenizer().encode
 
     def ids(rank, world, workers, skip=0):
-        ds = BoostgenDataset(root, encode, transform, rank=rank, world_size=world, seed=3,
-                             shuffle_buffer=4, skip=skip, micro_batch_size=2)  # fmt: skip
+        ds = BoostgenDataset(
+            root,
+            encode,
+            transform,
+            rank=rank,
+            world_size=world,
+            seed=3,
+            shuffle_buffer=4,
+            skip=skip,
+            micro_batch_size=2,
+        )
         loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate, num_workers=workers)
         return [b["ids"] for b in loader]
 

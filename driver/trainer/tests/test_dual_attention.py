@@ -26,9 +26,7 @@ def test_wrapped_encoder_is_exactly_the_original_at_init(kind, grad):
     assert torch.equal(got, want)
 
 
-@pytest.mark.parametrize(
-    "kind, cls", [("timm", tiny_models.Attention), ("mha", nn.MultiheadAttention)]
-)
+@pytest.mark.parametrize("kind, cls", [("timm", tiny_models.Attention), ("mha", nn.MultiheadAttention)])
 def test_wrap_finds_each_attention_layer_once(kind, cls):
     vit = tiny_models.TinyViT(depth=3, kind=kind)
     paths = wrap_attention(vit)

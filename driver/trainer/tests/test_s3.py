@@ -4,7 +4,6 @@ import json
 import os
 
 import pytest
-import torch
 
 from boostgen_trainer import storage
 from boostgen_trainer.data import DatasetError, iter_records, read_manifest
@@ -30,8 +29,9 @@ def test_trains_from_and_to_s3(tmp_path, s3_bucket):
 
     common = dict(data=data, ray=False, loader_workers=0, batch_size=4, checkpoint_every=1)
     s1 = f"{s3_bucket}/runs/s1"
-    done = run_local(TrainConfig(stage=1, out=s1, encoder="py:tiny_models:build_encoder",
-                                 llm="py:tiny_models:build_llm", **common))  # fmt: skip
+    done = run_local(
+        TrainConfig(stage=1, out=s1, encoder="py:tiny_models:build_encoder", llm="py:tiny_models:build_llm", **common)
+    )
     assert done["bundle"] == f"{s1}/model"
     assert storage.list_names(f"{s1}/checkpoints") == ["step-000000001", "step-000000002"]
     s2 = f"{s3_bucket}/runs/s2"

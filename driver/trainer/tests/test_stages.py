@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 import tiny_models
 from boostgen_trainer.data import BoostgenDataset, collate

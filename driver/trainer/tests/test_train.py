@@ -179,8 +179,9 @@ def test_bf16_autocast_trains(tmp_path):
 
 def cli(*args, cwd):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), HERE]))
-    return subprocess.run([sys.executable, "-m", "boostgen_trainer", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "boostgen_trainer", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_trains_the_three_stages_in_turn(tmp_path):
@@ -203,12 +204,19 @@ def test_cli_trains_the_three_stages_in_turn(tmp_path):
     "args, message",
     [
         (["--stage", "2", "--out", "o"], "stage 2 starts from the bundle of stage 1: pass --init"),
-        (["--stage", "1", "--out", "o", "--encoder", ENCODER, "--llm", LLM, "--data", "nowhere"], "nowhere: no manifest.json"),
-        (["--stage", "1", "--out", "o", "--batch-size", "64", "--encoder", ENCODER, "--llm", LLM],
-         "8 records, fewer than one batch of 64"),
+        (
+            ["--stage", "1", "--out", "o", "--encoder", ENCODER, "--llm", LLM, "--data", "nowhere"],
+            "nowhere: no manifest.json",
+        ),
+        (
+            ["--stage", "1", "--out", "o", "--batch-size", "64", "--encoder", ENCODER, "--llm", LLM],
+            "8 records, fewer than one batch of 64",
+        ),
         (["--stage", "3", "--out", "o", "--init", "nothing-here"], "nothing-here: no bundle.json"),
-        (["--stage", "2", "--out", "o", "--init", "s1", "--llm", "hf:Qwen/Qwen2-7B"],
-         "--llm hf:Qwen/Qwen2-7B differs from the --init bundle's py:tiny_models:build_llm"),
+        (
+            ["--stage", "2", "--out", "o", "--init", "s1", "--llm", "hf:Qwen/Qwen2-7B"],
+            "--llm hf:Qwen/Qwen2-7B differs from the --init bundle's py:tiny_models:build_llm",
+        ),
     ],
 )
 def test_cli_names_what_is_wrong(tmp_path, args, message):

@@ -150,7 +150,9 @@ class TinyQwen2ForCausalLM(nn.Module):
         cos, sin = ang.cos().to(inputs_embeds.dtype), ang.sin().to(inputs_embeds.dtype)
         causal = torch.ones(n, n, dtype=torch.bool).tril()
         allowed = causal[None, None] & attention_mask[:, None, None, :].bool()
-        mask = torch.zeros(b, 1, n, n, dtype=inputs_embeds.dtype).masked_fill(~allowed, torch.finfo(inputs_embeds.dtype).min)
+        mask = torch.zeros(b, 1, n, n, dtype=inputs_embeds.dtype).masked_fill(
+            ~allowed, torch.finfo(inputs_embeds.dtype).min
+        )
         x = inputs_embeds
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
