@@ -11,6 +11,6 @@ if [ -z "${BOOSTGEN_PYTHON:-}" ]; then
 fi
 cd driver/trainer
 export PYTHONDONTWRITEBYTECODE=1
-"$BOOSTGEN_PYTHON" -m pyflakes boostgen_trainer tests
-"$BOOSTGEN_PYTHON" -m black --check --quiet boostgen_trainer tests
+"$BOOSTGEN_PYTHON" -m pyflakes boostgen_trainer tests bench
+"$BOOSTGEN_PYTHON" -m black --check --quiet boostgen_trainer tests bench
 exec "$BOOSTGEN_PYTHON" -m pytest -q -p no:cacheprovider -rs tests "$@"
