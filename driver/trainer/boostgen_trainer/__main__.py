@@ -98,7 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg = parse_args(argv)
     try:
         metrics = run_ray(cfg) if cfg.ray else run_local(cfg)
-    except (DatasetError, ValueError) as e:
+    except (DatasetError, ValueError, OSError) as e:  # bad input, missing files: a message, no traceback
         print(f"boostgen_trainer: {e}", file=sys.stderr)
         return 1
     print(json.dumps({"done": metrics}), flush=True)

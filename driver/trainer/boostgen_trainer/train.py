@@ -112,12 +112,15 @@ def read_bundle(uri: str) -> Tuple[str, dict]:
     """Finds the bundle at uri (a bundle folder, or a stage's --out folder)
     and returns (its folder, its bundle.json)."""
     for d in (uri, storage.join(uri, "model")):
-        if storage.exists(storage.join(d, BUNDLE)):
-            doc = json.loads(storage.read_bytes(storage.join(d, BUNDLE)))
-            if doc.get("format") != BUNDLE_FORMAT:
-                raise ValueError(
-                    f"{storage.join(d, BUNDLE)}: format is {doc.get('format')!r}, expected {BUNDLE_FORMAT!r}"
-                )
+        path = storage.join(d, BUNDLE)
+        if storage.exists(path):
+            try:
+                doc = json.loads(storage.read_bytes(path))
+            except ValueError as e:
+                raise ValueError(f"{path}: not JSON: {e}") from None
+            if not isinstance(doc, dict) or doc.get("format") != BUNDLE_FORMAT:
+                got = doc.get("format") if isinstance(doc, dict) else None
+                raise ValueError(f"{path}: format is {got!r}, expected {BUNDLE_FORMAT!r}")
             return d, doc
     raise ValueError(f"{uri}: no {BUNDLE} there or under model/; --init takes the --out of an earlier stage")
 
@@ -327,7 +330,9 @@ def train_worker(cfg: TrainConfig, session) -> Dict:
             if not p.requires_grad:
                 p.data = p.data.to(torch.bfloat16)
     if cfg.gradient_checkpointing and hasattr(model.llm, "gradient_checkpointing_enable"):
-        model.llm.gradient_checkpointing_enable()
+        # Non-reentrant: gradients must reach the (trainable) visual tokens
+        # through a frozen LLM in Stages 1 and 3.
+        model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
     manifest = read_manifest(cfg.data)
     micro = cfg.micro_batch_size

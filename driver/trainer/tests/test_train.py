@@ -227,3 +227,14 @@ def test_cli_names_what_is_wrong(tmp_path, args, message):
         args = args + ["--data", "data"]
     r = cli(*args, "--no-ray", "--loader-workers", "0", cwd=tmp_path)
     assert r.returncode == 1 and message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{not json", r"bundle.json: not JSON"), ('{"format": "other/v9"}', r"bundle.json: format is 'other/v9'")],
+)
+def test_a_bad_bundle_is_named(tmp_path, content, message):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "bundle.json").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_bundle(str(tmp_path))
