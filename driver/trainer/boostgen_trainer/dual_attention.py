@@ -27,6 +27,7 @@ DEFAULT_ATTENTION_CLASSES = (
     "DINOv3ViTAttention",  # transformers DINOv3
     "SiglipAttention",  # transformers SigLIP / SigLIP2 vision towers
     "Siglip2Attention",
+    "CLIPAttention",  # transformers CLIP vision towers
     "MultiheadAttention",  # torch.nn, used by open_clip's ResidualAttentionBlock
     "Attention",  # timm ViTs
 )

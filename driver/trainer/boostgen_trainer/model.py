@@ -193,10 +193,16 @@ def build_vision(name: str) -> Tuple[VisionTower, ImageTransform]:
     model = AutoModel.from_pretrained(ref)
     if hasattr(model, "vision_model"):  # CLIP/SigLIP: keep the vision tower only
         model = model.vision_model
+    if getattr(model, "use_head", False):
+        # SigLIP's attention-pooling head: unused here (we take the patch
+        # tokens), and its attention must not be wrapped and trained in vain.
+        model.use_head, model.head = False, None
     cfg = model.config
-    prefix = 0
+    prefix = 0  # SigLIP: patch tokens only
     if "dino" in cfg.model_type:  # CLS + registers lead the patch tokens
         prefix = 1 + int(getattr(cfg, "num_register_tokens", 0) or 0)
+    elif cfg.model_type.startswith("clip"):  # CLS first
+        prefix = 1
     proc = AutoImageProcessor.from_pretrained(ref)
     size = proc.crop_size if getattr(proc, "do_center_crop", False) else proc.size
     transform = ImageTransform(_side(size, ref), tuple(proc.image_mean), tuple(proc.image_std))
