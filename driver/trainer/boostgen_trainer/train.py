@@ -154,11 +154,20 @@ def load_encoder(bundle_uri: str) -> Tuple[VisionTower, ImageTransform]:
     return vision, transform
 
 
-def _pick(what: str, given: Optional[str], bundle: Optional[dict], default: str) -> str:
-    had = bundle.get(what) if bundle else None
-    if given and had and given != had:
-        raise ValueError(f"--{what} {given} differs from the --init bundle's {had}")
-    return given or had or default
+def _names(cfg: TrainConfig, init: Optional[Tuple[str, dict]]) -> Tuple[str, str]:
+    """The encoder and LLM names: the flags', else the --init bundle's, else
+    the defaults; a flag that contradicts the bundle is an error."""
+    names = []
+    for what, given, default in (("encoder", cfg.encoder, DEFAULT_ENCODER), ("llm", cfg.llm, DEFAULT_LLM)):
+        had = init[1].get(what) if init else None
+        if given and had and given != had:
+            raise ValueError(f"--{what} {given} differs from the --init bundle's {had}")
+        names.append(given or had or default)
+    return names[0], names[1]
+
+
+def _init_file(init: Optional[Tuple[str, dict]], key: str) -> Optional[str]:
+    return _file(init[0], init[1]["files"].get(key)) if init else None
 
 
 def build_model(cfg: TrainConfig):
@@ -166,21 +175,21 @@ def build_model(cfg: TrainConfig):
     for Stage 3, dual-channel attention in the encoder. Returns (model,
     encode, transform, (bundle folder, bundle) or None)."""
     init = read_bundle(cfg.init) if cfg.init else None
-    bundle = init[1] if init else None
-    vision, transform = build_vision(_pick("encoder", cfg.encoder, bundle, DEFAULT_ENCODER))
+    encoder_name, llm_name = _names(cfg, init)
+    vision, transform = build_vision(encoder_name)
     if init:
         _restore_encoder(vision, *init)
-    if cfg.stage == 3 and not (bundle and bundle.get("dual_channel")):
+    if cfg.stage == 3 and not (init and init[1].get("dual_channel")):
         wrap_attention(vision.encoder, cfg.attention_classes or DEFAULT_ATTENTION_CLASSES)
     # A frozen LLM (Stages 1 and 3) under bf16 is loaded in bf16: half the
     # memory, on every worker. A trained one keeps fp32 master weights.
     llm_dtype = torch.bfloat16 if cfg.precision == "bf16" and cfg.stage != 2 else None
-    llm, encode = build_llm(_pick("llm", cfg.llm, bundle, DEFAULT_LLM), llm_dtype)
-    llm_file = _file(init[0], bundle["files"].get("llm")) if init else None
+    llm, encode = build_llm(llm_name, llm_dtype)
+    llm_file = _init_file(init, "llm")
     if llm_file:
         llm.load_state_dict(storage.load_torch(llm_file))
     model = SpatialVLM(vision, llm, cfg.max_length)
-    proj = _file(init[0], bundle["files"].get("projector")) if init else None
+    proj = _init_file(init, "projector")
     if proj:
         model.projector.load_state_dict(storage.load_torch(proj))
     return model, encode, transform, init
@@ -193,19 +202,20 @@ def write_bundle(cfg: TrainConfig, model: SpatialVLM, init, manifest: Manifest, 
     if cfg.stage == 2:
         storage.save_torch(model.llm.state_dict(), storage.join(out, "llm.pt"))
         files["llm"] = "llm.pt"
-    elif init:
-        files["llm"] = _file(init[0], init[1]["files"].get("llm"))
+    else:
+        files["llm"] = _init_file(init, "llm")
     dual = [n for n, m in model.vision.encoder.named_modules() if isinstance(m, DualChannelAttention)]
     if dual:
         storage.save_torch(model.vision.encoder.state_dict(), storage.join(out, "encoder.pt"))
         files["encoder"] = "encoder.pt"
-    elif init:
-        files["encoder"] = _file(init[0], init[1]["files"].get("encoder"))
+    else:
+        files["encoder"] = _init_file(init, "encoder")
+    encoder_name, llm_name = _names(cfg, init)
     doc = {
         "format": BUNDLE_FORMAT,
         "stage": cfg.stage,
-        "encoder": _pick("encoder", cfg.encoder, init[1] if init else None, DEFAULT_ENCODER),
-        "llm": _pick("llm", cfg.llm, init[1] if init else None, DEFAULT_LLM),
+        "encoder": encoder_name,
+        "llm": llm_name,
         "dual_channel": dual,
         "files": files,
         "steps": steps,
