@@ -464,9 +464,12 @@ def run_ray(cfg: TrainConfig) -> Dict:
     except ImportError:
         raise SystemExit("ray[train] is not installed here; install it or pass --no-ray") from None
     cfg = cfg.resolved()
+    # Ray workers run in directories of their own: local paths must be absolute.
+    for k in ("data", "out", "init"):
+        v = getattr(cfg, k)
+        if v and not storage.is_s3(v):
+            setattr(cfg, k, os.path.abspath(v))
     storage_path = storage.join(cfg.out, "ray")
-    if not storage.is_s3(storage_path):
-        storage_path = os.path.abspath(storage_path)
     trainer = TorchTrainer(
         _ray_worker,
         train_loop_config=dataclasses.asdict(cfg),

@@ -238,3 +238,13 @@ def test_a_bad_bundle_is_named(tmp_path, content, message):
     (tmp_path / "model" / "bundle.json").write_text(content)
     with pytest.raises(ValueError, match=message):
         read_bundle(str(tmp_path))
+
+
+def test_cli_without_ray_installed_says_to_pass_no_ray(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("ray is installed here: this test is about its absence")
+    make_dataset(str(tmp_path / "data"), n=4)
+    r = cli("--stage", "1", "--data", "data", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 1 and "ray[train] is not installed here; install it or pass --no-ray" in r.stderr
