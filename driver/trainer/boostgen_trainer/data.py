@@ -132,9 +132,9 @@ def read_shard(manifest: Manifest, shard: Shard) -> List[dict]:
             if not isinstance(rec, dict):
                 raise DatasetError(f"{uri}: line {n}: expected a JSON object")
             records.append(rec)
-    except Exception as e:  # zstandard.ZstdError and friends
-        if isinstance(e, DatasetError):
-            raise
+    except DatasetError:
+        raise
+    except Exception as e:  # zstandard.ZstdError (zstandard is imported lazily)
         raise DatasetError(f"{uri}: cannot decompress: {e}") from None
     if len(records) != shard.records:
         raise DatasetError(f"{uri}: {MANIFEST} says {shard.records} records, shard has {len(records)}")
