@@ -59,6 +59,23 @@ def test_reads_shards_of_several_zstd_frames(tmp_path):
     assert list(iter_records(read_manifest(root))) == recs
 
 
+def test_a_shard_that_is_not_zstd_is_named(tmp_path):
+    import hashlib
+
+    root = str(tmp_path)
+    data = b"this is not zstd"
+    (tmp_path / "part-00000.jsonl.zst").write_bytes(data)
+    shard = {
+        "path": "part-00000.jsonl.zst",
+        "records": 1,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    write_manifest(root, [shard])
+    with pytest.raises(DatasetError, match=r"part-00000.jsonl.zst: cannot decompress"):
+        list(iter_records(read_manifest(root)))
+
+
 def test_a_folder_without_manifest_is_rejected(tmp_path):
     root = str(tmp_path)
     make_dataset(root, n=2)
