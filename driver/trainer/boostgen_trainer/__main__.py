@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -56,12 +57,12 @@ def parse_args(argv: Optional[List[str]] = None) -> TrainConfig:
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--num-workers", type=int, default=1, help="Ray Train workers (one per GPU)")
     p.add_argument("--use-gpu", action="store_true")
-    p.add_argument("--no-ray", action="store_true", help="train in this process, without Ray")
+    p.add_argument("--no-ray", action="store_true", help="train in this process, without Ray (or under torchrun)")
     p.add_argument("--run-name", help="Ray run name; the same name resumes (default stageN)")
     p.add_argument("--max-failures", type=int, default=3, help="Ray worker failures to recover from")
     a = p.parse_args(argv)
-    if a.no_ray and a.num_workers != 1:
-        p.error("--no-ray trains in one process: --num-workers must be 1")
+    if a.no_ray and a.num_workers != int(os.environ.get("WORLD_SIZE", "1")):
+        p.error("--no-ray trains in this process, one of WORLD_SIZE under torchrun: --num-workers must match it")
     return TrainConfig(
         stage=a.stage,
         data=a.data,
@@ -101,7 +102,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (DatasetError, ValueError, OSError) as e:  # bad input, missing files: a message, no traceback
         print(f"boostgen_trainer: {e}", file=sys.stderr)
         return 1
-    print(json.dumps({"done": metrics}), flush=True)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary
+        print(json.dumps({"done": metrics}), flush=True)
     return 0
 
 

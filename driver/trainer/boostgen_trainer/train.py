@@ -235,17 +235,29 @@ def log(metrics: Dict) -> None:
 
 
 class LocalSession:
-    """One process; checkpoints under OUT/checkpoints/step-NNNNNNNNN/state.pt."""
-
-    rank, world_size = 0, 1
+    """This machine without Ray: one process, or one of several that torchrun
+    started (RANK, WORLD_SIZE and LOCAL_RANK in the environment), trained with
+    DDP over gloo on CPUs or NCCL on GPUs. Rank 0 writes checkpoints to
+    OUT/checkpoints/step-NNNNNNNNN/state.pt, where every rank resumes from."""
 
     def __init__(self, cfg: TrainConfig):
-        self.device = torch.device("cuda" if cfg.use_gpu else "cpu")
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = torch.device(f"cuda:{local_rank}" if cfg.use_gpu else "cpu")
         self.dir = storage.join(cfg.out, "checkpoints")
         self.keep = cfg.keep_checkpoints
+        if self.world_size > 1 and not torch.distributed.is_initialized():
+            if cfg.use_gpu:
+                torch.cuda.set_device(self.device)
+            torch.distributed.init_process_group("nccl" if cfg.use_gpu else "gloo")
 
     def prepare(self, model):
-        return model.to(self.device)
+        model = model.to(self.device)
+        if self.world_size == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def _steps(self) -> List[str]:
         return sorted(n for n in storage.list_names(self.dir) if n.startswith("step-"))
@@ -258,16 +270,22 @@ class LocalSession:
         return None
 
     def checkpoint(self, state: Callable[[], dict], metrics: Dict) -> None:
-        storage.save_torch(state(), storage.join(self.dir, f"step-{metrics['step']:09d}", "state.pt"))
-        for name in self._steps()[: -self.keep]:
-            storage.remove(storage.join(self.dir, name, "state.pt"))
-            if not storage.is_s3(self.dir):
-                with contextlib.suppress(OSError):  # not empty: leave it
-                    os.rmdir(storage.join(self.dir, name))
-        log(metrics)
+        if self.rank == 0:
+            storage.save_torch(state(), storage.join(self.dir, f"step-{metrics['step']:09d}", "state.pt"))
+            for name in self._steps()[: -self.keep]:
+                storage.remove(storage.join(self.dir, name, "state.pt"))
+                if not storage.is_s3(self.dir):
+                    with contextlib.suppress(OSError):  # not empty: leave it
+                        os.rmdir(storage.join(self.dir, name))
+        self.report(metrics)
 
     def report(self, metrics: Dict) -> None:
-        log(metrics)
+        if self.rank == 0:
+            log(metrics)
+
+    def close(self) -> None:
+        if self.world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 class RaySession:
@@ -447,7 +465,12 @@ def train_worker(cfg: TrainConfig, session) -> Dict:
 
 
 def run_local(cfg: TrainConfig) -> Dict:
-    return train_worker(cfg, LocalSession(cfg))
+    """Trains in this process (one of WORLD_SIZE under torchrun)."""
+    session = LocalSession(cfg)
+    try:
+        return train_worker(cfg, session)
+    finally:
+        session.close()
 
 
 def _ray_worker(config: dict) -> None:

@@ -248,3 +248,44 @@ def test_cli_without_ray_installed_says_to_pass_no_ray(tmp_path):
     make_dataset(str(tmp_path / "data"), n=4)
     r = cli("--stage", "1", "--data", "data", "--out", "o", cwd=tmp_path)
     assert r.returncode == 1 and "ray[train] is not installed here; install it or pass --no-ray" in r.stderr
+
+
+def test_two_processes_under_torchrun_train_like_one(tmp_path):
+    # DDP over gloo on 127.0.0.1: each rank takes half of every batch, in two
+    # accumulated micro-batches of one; the fixture's records all have the
+    # same number of answer tokens, so the averaged gradient is the one-process
+    # one, up to summation order. The ranks get the environment torchrun gives
+    # them (Debian's torch 1.13 torchrun itself breaks on Python 3.11).
+    import socket
+
+    data = str(tmp_path / "data")
+    make_dataset(data, n=12)
+    common = ["--stage", "1", "--data", data, "--no-ray", "--encoder", ENCODER, "--llm", LLM, "--batch-size", "4"]
+    common += ["--loader-workers", "0", "--lr", "1e-3", "--checkpoint-every", "2"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ranks = []
+    for rank in range(2):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(HERE), HERE]), OMP_NUM_THREADS="1")
+        env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        args = [sys.executable, "-m", "boostgen_trainer", *common, "--out", "ddp", "--num-workers", "2"]
+        args += ["--micro-batch-size", "1"]
+        ranks.append(
+            subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    outs = [p.communicate(timeout=300) for p in ranks]
+    for p, (_, err) in zip(ranks, outs):
+        assert p.returncode == 0, err[-4000:]
+    done = [json.loads(line)["done"] for out, _ in outs for line in out.splitlines() if line.startswith('{"done"')]
+    assert len(done) == 1 and done[0]["step"] == 3
+    assert sorted(os.listdir(tmp_path / "ddp" / "checkpoints")) == ["step-000000002", "step-000000003"]
+
+    r = cli(*common, "--out", "one", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    a = storage.load_torch(str(tmp_path / "ddp" / "model" / "projector.pt"))
+    b = storage.load_torch(str(tmp_path / "one" / "model" / "projector.pt"))
+    before = build_model(config(data, "unused", 1))[0].projector.state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+        assert not torch.equal(a[k], before[k]), k  # and it did train
