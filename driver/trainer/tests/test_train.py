@@ -67,8 +67,7 @@ class Recording(LocalSession):
         self.steps.append(metrics)
 
     def checkpoint(self, state, metrics):
-        super().checkpoint(state, metrics)
-        self.steps.append(metrics)
+        super().checkpoint(state, metrics)  # which reports, too
         if metrics["step"] == self.crash_after:
             raise RuntimeError("simulated crash")
 
