@@ -58,10 +58,14 @@ def make_records(root: str, n: int, seed: int = 0, multi_every: int = 3):
 
 def write_shard(root: str, name: str, records, compress: bool = True) -> dict:
     raw = b"".join(json.dumps(r).encode() + b"\n" for r in records)
-    data = zstandard.ZstdCompressor().compress(raw) if compress else raw
+    return write_shard_bytes(root, name, zstandard.ZstdCompressor().compress(raw) if compress else raw, len(records))
+
+
+def write_shard_bytes(root: str, name: str, data: bytes, records: int) -> dict:
+    """Writes data as shard name and returns its manifest entry."""
     with open(os.path.join(root, name), "wb") as f:
         f.write(data)
-    return {"path": name, "records": len(records), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"path": name, "records": records, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def write_manifest(root: str, shards) -> None:

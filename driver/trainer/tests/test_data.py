@@ -16,7 +16,7 @@ from boostgen_trainer.data import (
     read_manifest,
     tokenize_record,
 )
-from fixtures import make_dataset, make_records, write_manifest, write_shard
+from fixtures import make_dataset, make_records, write_manifest, write_shard, write_shard_bytes
 
 
 def test_reads_every_record_the_manifest_lists(tmp_path):
@@ -40,38 +40,19 @@ def test_reads_plain_jsonl_shards(tmp_path):
 
 
 def test_reads_shards_of_several_zstd_frames(tmp_path):
-    import hashlib
-
     import zstandard
 
     root = str(tmp_path)
     recs = make_records(root, 4)
     lines = [json.dumps(r).encode() + b"\n" for r in recs]
     data = b"".join(zstandard.ZstdCompressor().compress(b"".join(lines[i : i + 2])) for i in (0, 2))
-    (tmp_path / "part-00000.jsonl.zst").write_bytes(data)
-    shard = {
-        "path": "part-00000.jsonl.zst",
-        "records": 4,
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    write_manifest(root, [shard])
+    write_manifest(root, [write_shard_bytes(root, "part-00000.jsonl.zst", data, 4)])
     assert list(iter_records(read_manifest(root))) == recs
 
 
 def test_a_shard_that_is_not_zstd_is_named(tmp_path):
-    import hashlib
-
     root = str(tmp_path)
-    data = b"this is not zstd"
-    (tmp_path / "part-00000.jsonl.zst").write_bytes(data)
-    shard = {
-        "path": "part-00000.jsonl.zst",
-        "records": 1,
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    write_manifest(root, [shard])
+    write_manifest(root, [write_shard_bytes(root, "part-00000.jsonl.zst", b"this is not zstd", 1)])
     with pytest.raises(DatasetError, match=r"part-00000.jsonl.zst: cannot decompress"):
         list(iter_records(read_manifest(root)))
 
