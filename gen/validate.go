@@ -61,6 +61,19 @@ func Validate(ctx context.Context, store blob.Store) Report {
 		r.fail("%s: %v", ManifestFile, err)
 		return r
 	}
+	if ok, err := blob.Exists(ctx, store, SuccessFile); err != nil || !ok {
+		r.fail("%s: missing (finalize did not finish: run boostgen finalize %s)", SuccessFile, store)
+	}
+	if m.Totals.Items != m.Totals.Records+m.Totals.Rejects {
+		r.fail("%s: totals.items is %d but records + rejects is %d", ManifestFile, m.Totals.Items, m.Totals.Records+m.Totals.Rejects)
+	}
+	end := 0
+	for _, sh := range m.Shards {
+		if m.ItemsPerPart > 0 && (sh.ItemStart < end || sh.ItemEnd <= sh.ItemStart || sh.ItemEnd > m.Totals.Items || sh.ItemStart != sh.Part*m.ItemsPerPart) {
+			r.fail("%s: %s covers items [%d, %d), which is out of order, overlaps, or does not match part %d", ManifestFile, sh.Path, sh.ItemStart, sh.ItemEnd, sh.Part)
+		}
+		end = sh.ItemEnd
+	}
 	ids := map[string]string{}
 	images := map[string]bool{}
 	for _, sh := range m.Shards {
