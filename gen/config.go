@@ -88,6 +88,9 @@ type TemplatesConfig struct {
 type OutputConfig struct {
 	Dir         string `json:"dir,omitempty"`
 	Compression string `json:"compression,omitempty"`
+	// ZstdLevel trades part size for encoding speed: "fastest" encodes
+	// about 1.5x faster for parts ~3% larger.
+	ZstdLevel string `json:"zstd_level,omitempty"`
 	// ItemsPerPart fixes part boundaries by item index (part p holds items
 	// p·K … p·K+K-1), which is what makes resumed and sharded runs
 	// byte-identical to a plain one.
@@ -223,6 +226,9 @@ func (c *Config) applyDefaults() {
 	}
 	if o.Compression == "" {
 		o.Compression = "zstd"
+	}
+	if o.ZstdLevel == "" {
+		o.ZstdLevel = "default"
 	}
 	if o.ItemsPerPart == 0 {
 		o.ItemsPerPart = 1000

@@ -316,12 +316,24 @@ func (s *sink) createPart(name string) (*hashedWriter, io.Writer, *zstd.Encoder,
 	}
 	// One encoder goroutine per part at a fixed level: zstd output is then
 	// a pure function of the input, which byte-identical parts need.
-	zw, err := zstd.NewWriter(out, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	zw, err := zstd.NewWriter(out, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstdLevel(s.out.ZstdLevel)))
 	if err != nil {
 		w.Abort()
 		return nil, nil, nil, err
 	}
 	return out, zw, zw, nil
+}
+
+func zstdLevel(name string) zstd.EncoderLevel {
+	switch name {
+	case "fastest":
+		return zstd.SpeedFastest
+	case "better":
+		return zstd.SpeedBetterCompression
+	case "best":
+		return zstd.SpeedBestCompression
+	}
+	return zstd.SpeedDefault
 }
 
 // finish commits the last part and waits for all; it returns the parts
