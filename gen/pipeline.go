@@ -130,7 +130,9 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	snk := newSink(ctx, store, cfg.Output, proc.configHash, items, max(2, workers))
+	// Two parts in flight let one upload while the next is encoded; more
+	// encode in parallel when there are cores to spare.
+	snk := newSink(ctx, store, cfg.Output, proc.configHash, items, min(max(2, workers), 8))
 	written := &imageSet{keys: map[string]bool{}}
 
 	type job struct {

@@ -40,7 +40,9 @@ func (r *Report) fail(format string, args ...any) {
 }
 
 // Validate checks a dataset as a reader would see it: the manifest against
-// its schema; every shard it lists against its size, checksum and record
+// its schema, and _SUCCESS beside it (finalize writes it last); the item
+// ranges of the parts (in order, no overlap, items = records + rejects);
+// every shard it lists against its size, checksum and record
 // count; every record against the record schema and the rules the schema
 // cannot state (unique ids, one <image> per image, alternating turns,
 // images present, turns in meta matching the conversation); the rejects file
