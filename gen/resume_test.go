@@ -205,6 +205,16 @@ func TestResumeRefusesAnotherConfig(t *testing.T) {
 			}
 		})
 	}
+	// A dataset without _run.json (written by something else, or by an
+	// older boostgen) is not resumed or overwritten either.
+	foreign := filepath.Join(t.TempDir(), "foreign")
+	if err := blob.Put(context.Background(), localStore(t, foreign), ManifestFile, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), smallConfig(t, 3), RunOptions{Out: foreign}); err == nil || !strings.Contains(err.Error(), "cannot resume") {
+		t.Errorf("run into a folder with a foreign manifest: %v; want a refusal", err)
+	}
+
 	cfg := smallConfig(t, 4)
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	mustRun(t, cfg, RunOptions{Out: fresh, Workers: 2})
