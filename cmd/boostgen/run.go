@@ -17,17 +17,20 @@ import (
 
 type runOptions struct {
 	*globalOptions
-	config  string
-	out     string
-	seed    uint64
-	limit   int
-	workers int
-	json    bool
-	noBar   bool
-	budget  float64
+	config   string
+	out      string
+	seed     uint64
+	limit    int
+	workers  int
+	json     bool
+	noBar    bool
+	shard    string
+	forceNew bool
+	budget   float64
 
-	cfg     *gen.Config
-	cluster *clusterRun
+	cfg       *gen.Config
+	shardSpec gen.Shard
+	cluster   *clusterRun
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -37,15 +40,30 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 		Short: "Generate a dataset from a config",
 		Long: `Run reads a config (validated against schemas/config.schema.json before any
 work starts), generates one record per usable item, and writes to the output
-folder: part-NNNNN.jsonl.zst shards, images/ (content-addressed), rejects.jsonl
-(every item that became no record, with the reason) and manifest.json, last.
+folder or s3://bucket/prefix: part-NNNNN.jsonl.zst shards, images/
+(content-addressed), rejects.jsonl (every item that became no record, with
+the reason) and manifest.json, last.
 
-The same config and seed give byte-identical shards for any --workers.`,
+The same config and seed give byte-identical shards for any --workers.
+
+Runs resume: part p holds items p*K to p*K+K-1 (K = output.items_per_part),
+and each finished part is committed with a part manifest under _parts/.
+Rerunning the same command after a crash, a kill or Ctrl-C skips the
+committed parts and writes the rest; the result is byte-identical to an
+uninterrupted run. A different config on the same output is refused unless
+--force-new, which deletes the old run first.
+
+--shard I/N writes only the parts p with p mod N = I, so N processes on N
+machines can share one output; then run boostgen finalize OUT once.`,
 		Example: `  # The built-in synthetic scenes: 240 single-view and 120 multi-view records.
   boostgen run examples/quickstart.yaml --out out/quickstart
 
   # A quick look: 20 items, another seed, a JSON summary on stdout.
-  boostgen run examples/quickstart.yaml --out /tmp/try --limit 20 --seed 7 --json`,
+  boostgen run examples/quickstart.yaml --out /tmp/try --limit 20 --seed 7 --json
+
+  # To S3 (or MinIO, R2...), in three processes, then finalize.
+  boostgen run cfg.yaml --out s3://bucket/ds --shard 0/3   # and 1/3, 2/3
+  boostgen finalize s3://bucket/ds`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.cluster.enabled {
@@ -70,6 +88,8 @@ The same config and seed give byte-identical shards for any --workers.`,
 	f.IntVar(&o.workers, "workers", 0, "parallel workers (0 = one per CPU)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVar(&o.noBar, "no-progress", false, "no progress bar, even on a terminal")
+	f.StringVar(&o.shard, "shard", "", "write only shard I of N (I/N, such as 0/3); finalize with boostgen finalize")
+	f.BoolVar(&o.forceNew, "force-new", false, "delete an output started with another config instead of refusing")
 	f.Float64Var(&o.budget, "llm-budget", 0, "stop the GPT stages cleanly once the estimated spend on this output reaches USD (replaces llm.budget_usd; a rerun goes on from the cache)")
 	o.cluster = addClusterRun(cmd)
 	return cmd
@@ -104,6 +124,13 @@ func (o *runOptions) validate() error {
 	if o.cfg.Seed == 0 {
 		return fmt.Errorf("--seed 0: seeds start at 1")
 	}
+	if o.shard != "" {
+		sh, err := gen.ParseShard(o.shard)
+		if err != nil {
+			return err
+		}
+		o.shardSpec = sh
+	}
 	return nil
 }
 
@@ -111,7 +138,8 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	stderr := cmd.ErrOrStderr()
 	progress := newProgress(stderr, o.noBar)
 	sum, err := gen.Run(cmd.Context(), o.cfg, gen.RunOptions{
-		Out: o.out, Workers: o.workers, Limit: o.limit, LLMBudgetUSD: o.budget,
+		Out: o.out, Workers: o.workers, Limit: o.limit,
+		Shard: o.shardSpec, ForceNew: o.forceNew, LLMBudgetUSD: o.budget,
 		Logger: o.logger(), OnProgress: progress.update,
 	})
 	progress.finish()
@@ -138,7 +166,11 @@ func printSummary(w io.Writer, s *gen.Summary) {
 	for _, c := range codes {
 		fmt.Fprintf(w, "  rejected %-12s %d\n", c+":", s.RejectsByCode[c])
 	}
-	fmt.Fprintf(w, "  wrote %d shards, %d images, %.1f MB of shards to %s\n", s.Shards, s.Images, float64(s.Bytes)/1e6, s.Out)
+	fmt.Fprintf(w, "  %d part files (%d written now, %d from an earlier run), %d images, %s of parts in %s\n",
+		s.Shards, s.PartsWritten, s.PartsSkipped, s.Images, humanBytes(s.Bytes), s.Out)
+	if !s.Finalized {
+		fmt.Fprintf(w, "  shard %s done; once every shard is, run: boostgen finalize %s\n", s.Shard, s.Out)
+	}
 	printLLMSummary(w, s.LLM)
 }
 
@@ -153,9 +185,21 @@ func printLLMSummary(w io.Writer, l *gen.LLMSummary) {
 	fmt.Fprintf(w, "  llm %s: $%.4f this run, $%.4f on this output (%s)\n", l.Model, l.CostUSD, l.SpentUSD, budget)
 	for _, name := range l.StageNames() {
 		u := l.Stages[name]
-		fmt.Fprintf(w, "    %-10s %d requests, %d cached, %d retries, %d failed, %d+%d tokens, $%.4f\n",
+		fmt.Fprintf(w, "    %-11s %d requests, %d cached, %d retries, %d failed, %d+%d tokens, $%.4f\n",
 			name+":", u.Requests, u.CacheHits, u.Retries, u.Failures, u.PromptTokens, u.CompletionTokens, u.CostUSD)
 	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // progress shows a bar on a terminal and a plain line every few seconds
