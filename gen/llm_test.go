@@ -603,3 +603,55 @@ func TestLLMBatchMode(t *testing.T) {
 		t.Errorf("the rerun uploaded %d files and made %d requests, want none", srv.Count("POST /v1/files")-files, srv.ChatRequests()-chats)
 	}
 }
+
+// Shard processes batch their own items under their own job names, and
+// the finalized dataset is the one a single synchronous run makes.
+func TestLLMBatchShards(t *testing.T) {
+	srv := llmtest.New(llmtest.StageAnswer)
+	defer srv.Close()
+	root := captionlessScenes(t, 2, 4, 2, 8)
+	cfg := llmConfig(t, root, srv.URL, ", batch: true, batch_poll_interval: 1ms")
+	cfg.Output.ItemsPerPart = 1
+	out := filepath.Join(t.TempDir(), "out")
+	for i := range 2 {
+		if _, err := Run(context.Background(), cfg, RunOptions{Out: out, Workers: 2, Shard: Shard{Index: i, Count: 2}}); err != nil {
+			t.Fatalf("shard %d/2: %v", i, err)
+		}
+	}
+	if _, err := Finalize(context.Background(), llmStore(t, out)); err != nil {
+		t.Fatal(err)
+	}
+	llmValidate(t, out)
+	if n := srv.ChatRequests(); n != 0 {
+		t.Errorf("%d synchronous requests, want every one in a batch", n)
+	}
+	// Shard 0 holds the two 2-view items (parts 0 and 2): one job asks
+	// their questions, and no view is checked. Shard 1 holds the 4- and
+	// 8-view items: one job asks, one checks.
+	var jobs []string
+	states, _ := filepath.Glob(filepath.Join(out, "llm", "batches", "*.json"))
+	for _, p := range states {
+		jobs = append(jobs, strings.TrimPrefix(strings.TrimSuffix(filepath.Base(p), ".json"), "run-"+cfg.Hash()[:12]+"-"))
+	}
+	if fmt.Sprint(jobs) != "[00000000-ask 00000001-ask 00000001-check]" || srv.Count("POST /v1/batches") != 3 {
+		t.Errorf("jobs %v, %d batches", jobs, srv.Count("POST /v1/batches"))
+	}
+
+	single := filepath.Join(t.TempDir(), "single")
+	syncCfg := llmConfig(t, root, srv.URL, "")
+	syncCfg.Output.ItemsPerPart = 1
+	if _, err := Run(context.Background(), syncCfg, RunOptions{Out: single, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := llmRecords(t, out), llmRecords(t, single)
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("%d records from the shards, %d from one run", len(a), len(b))
+	}
+	for n := range a {
+		ja, _ := json.Marshal(a[n])
+		jb, _ := json.Marshal(b[n])
+		if !bytes.Equal(ja, jb) {
+			t.Errorf("record %d differs: %s vs %s", n, a[n].ID, b[n].ID)
+		}
+	}
+}

@@ -24,9 +24,10 @@ type prefetchPair struct {
 // (by their position in the source) in chunks of about batchChunkBytes of
 // images; per chunk, one batch job holds the caption and VQA requests and,
 // once those are answered, a second one the view checks, which need the
-// answers. Job names derive from the config hash and the chunk number, so
-// a rerun after a stop polls the batches already submitted instead of
-// paying again. Lines the batch failed are left to the per-item pass.
+// answers. Job names derive from the config hash and the chunk's first
+// item, so a rerun of the same items after a stop polls the batches already
+// submitted instead of paying again, and shards never share a job. Lines
+// the batch failed are left to the per-item pass.
 func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, want func(seq int) bool) error {
 	if s == nil || !s.batch {
 		return nil
@@ -35,14 +36,15 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 		reqs  []llm.Request
 		pairs []prefetchPair
 		size  int
-		chunk int
+		first = -1 // source position of the chunk's first item
 	)
 	flush := func() error {
 		if len(reqs) == 0 {
 			return nil
 		}
-		job := fmt.Sprintf("run-%s-%05d", s.configHash[:12], chunk)
-		chunk++
+		// Named by where the chunk starts, so shard processes (disjoint
+		// items) never share a job, and a rerun of the same items finds its.
+		job := fmt.Sprintf("run-%s-%08d", s.configHash[:12], first)
 		if err := s.runBatch(ctx, job+"-ask", reqs); err != nil {
 			return err
 		}
@@ -63,7 +65,7 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 				checks = append(checks, req)
 			}
 		}
-		reqs, pairs, size = nil, nil, 0
+		reqs, pairs, size, first = nil, nil, 0, -1
 		return s.runBatch(ctx, job+"-check", checks)
 	}
 
@@ -81,6 +83,9 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 		}
 		if it.Err != nil || len(it.Views) == 0 {
 			return true
+		}
+		if first < 0 {
+			first = n
 		}
 		if s.captions {
 			if o := proc.process(it); o.record != nil && missingCaptions(o.record) {
