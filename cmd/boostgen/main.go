@@ -64,6 +64,6 @@ Start with the built-in synthetic scenes, which need no network and no models:
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every reject and stage detail")
-	root.AddCommand(newRunCommand(g), newValidateCommand(g), newVersionCommand(), newStatsCommand(g))
+	root.AddCommand(newRunCommand(g), newValidateCommand(g), newVersionCommand(), newStatsCommand(g), newPreviewCommand(g))
 	return root
 }

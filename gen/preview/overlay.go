@@ -39,12 +39,15 @@ type ObjectOverlay struct {
 	InFront [8]bool
 }
 
-// PointOverlay is a stated point.
+// PointOverlay is a stated point and where its name is written.
 type PointOverlay struct {
 	Name   string
 	Object string
 	X, Y   float64
 	DepthM float64
+	// LX, LY is the label's baseline start, placed clear of the other
+	// points and labels where it can be.
+	LX, LY float64
 }
 
 // pixelToImage converts the intrinsics' pixel coordinates (centers at
@@ -84,7 +87,60 @@ func BuildOverlay(rec *gen.Record) (*Overlay, error) {
 	for _, p := range rec.Meta.Points {
 		o.Points = append(o.Points, PointOverlay{Name: p.Name, Object: p.Object, X: p.XY[0] * W, Y: p.XY[1] * H, DepthM: p.DepthM})
 	}
+	placeLabels(o.Points, math.Max(W, H)/640)
 	return o, nil
+}
+
+// placeLabels puts each point's name at the first of eight spots around it
+// whose box overlaps no point and no label placed before (points of one
+// object are often a few pixels apart); scale is the overlay's font scale.
+func placeLabels(pts []PointOverlay, scale float64) {
+	type box struct{ x0, y0, x1, y1 float64 }
+	overlaps := func(a, b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+	r := 6 * scale
+	var taken []box
+	for _, p := range pts {
+		taken = append(taken, box{p.X - r, p.Y - r, p.X + r, p.Y + r})
+	}
+	w, h := 18*scale, 11*scale // "P1" at the page's font size
+	spots := [][2]float64{{1, -1}, {1, 1}, {-1, -1}, {-1, 1}, {0, -1.6}, {0, 1.6}, {2.2, 0}, {-2.2, 0}}
+	for k := range pts {
+		p := &pts[k]
+		lw := w + 8*scale*float64(len(p.Name)-2)
+		var best box
+		for n, s := range spots {
+			// Spot s puts the label's nearest corner r+2 away from the point.
+			x := p.X + s[0]*(r+2)
+			if s[0] < 0 {
+				x -= lw
+			} else if s[0] == 0 {
+				x -= lw / 2
+			}
+			y := p.Y + s[1]*(r+2)
+			if s[1] > 0 {
+				y += h
+			} else if s[1] == 0 {
+				y += h / 2
+			}
+			b := box{x, y - h, x + lw, y}
+			if n == 0 {
+				best = b
+			}
+			free := true
+			for _, t := range taken {
+				if overlaps(b, t) {
+					free = false
+					break
+				}
+			}
+			if free {
+				best = b
+				break
+			}
+		}
+		p.LX, p.LY = best.x0, best.y1
+		taken = append(taken, best)
+	}
 }
 
 // ProjectCube projects a canonical-frame cube's 8 corners (in
