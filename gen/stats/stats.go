@@ -267,7 +267,9 @@ func histogram(vals []float64) Histogram {
 	bins := int(math.Floor((h.Max-h.Start)/h.Width)) + 1
 	h.Counts = make([]int, bins)
 	for _, v := range sorted {
-		k := int(math.Floor((v - h.Start) / h.Width))
+		// The epsilon keeps values on a bin edge (answers are rounded to mm)
+		// out of the bin below, where float division can put them.
+		k := int(math.Floor((v-h.Start)/h.Width + 1e-9))
 		if k < 0 {
 			k = 0
 		}
@@ -349,6 +351,10 @@ func (s *Stats) WriteText(w io.Writer) error {
 
 	b.WriteString("\npredicates  true  false  true share\n")
 	for _, p := range s.Balance {
+		if p.True+p.False == 0 {
+			fmt.Fprintf(&b, "  %-8s %6d %6d  not asked\n", p.Predicate, p.True, p.False)
+			continue
+		}
 		fmt.Fprintf(&b, "  %-8s %6d %6d  %6.1f%%  %s\n", p.Predicate, p.True, p.False, 100*p.TrueShare, shareBar(p))
 	}
 
