@@ -211,8 +211,11 @@ func TestCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := image.NewRGBA(image.Rect(0, 0, ov.W, ov.H)) // black: overlays stand out
-	card := Card(src, e, ov)
+	var views []image.Image // black: overlays stand out
+	for range e.Images() {
+		views = append(views, image.NewRGBA(image.Rect(0, 0, ov.W, ov.H)))
+	}
+	card := Card(views, e, ov)
 	b := card.Bounds()
 	if b.Dx() != ov.W+cardPanelW || b.Dy() < ov.H+cardHeaderH {
 		t.Fatalf("card is %v, want %d wide and at least %d high", b, ov.W+cardPanelW, ov.H+cardHeaderH)

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 
+	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -49,17 +50,19 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // writeCard draws e's card and returns its path relative to out.
 func writeCard(out string, e *dataset.Entry, ov *Overlay) (string, error) {
-	images := e.Images()
-	key := images[e.Record.Meta.Frame.AnchorView]
-	raw, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(key)))
-	if err != nil {
-		return "", err
+	var views []image.Image
+	for _, key := range e.Images() {
+		raw, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(key)))
+		if err != nil {
+			return "", err
+		}
+		src, _, err := image.Decode(bytes.NewReader(raw))
+		if err != nil {
+			return "", fmt.Errorf("image %s: %w", key, err)
+		}
+		views = append(views, src)
 	}
-	src, _, err := image.Decode(bytes.NewReader(raw))
-	if err != nil {
-		return "", fmt.Errorf("image %s: %w", key, err)
-	}
-	img := Card(src, e, ov)
+	img := Card(views, e, ov)
 	rel := CardsDir + "/" + unsafeName.ReplaceAllString(e.Record.ID, "_") + ".png"
 	path := filepath.Join(out, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -72,13 +75,24 @@ func writeCard(out string, e *dataset.Entry, ov *Overlay) (string, error) {
 	return rel, writeFileAtomic(path, buf.Bytes())
 }
 
-// Card draws a record's card: header, anchor view with overlays, and the
-// conversation panel.
-func Card(src image.Image, e *dataset.Entry, ov *Overlay) *image.RGBA {
+// Card draws a record's card: header, the anchor view with overlays, the
+// other views as thumbnails below it, and the conversation panel. views are
+// the record's images in order.
+func Card(views []image.Image, e *dataset.Entry, ov *Overlay) *image.RGBA {
+	anchor := e.Record.Meta.Frame.AnchorView
+	src := views[anchor]
 	sb := src.Bounds()
 	iw, ih := sb.Dx(), sb.Dy()
 	lines := cardText(e, (cardPanelW-2*cardPad)/7)
-	h := max(ih, len(lines)*cardLineH+2*cardPad) + cardHeaderH
+	// Thumbnails: four to a row, each a quarter of the view's width.
+	thumbW := iw / 4
+	thumbH := thumbW * ih / max(iw, 1)
+	rows := 0
+	if len(views) > 1 {
+		rows = (len(views) + 3) / 4
+	}
+	thumbsH := rows * (thumbH + 18)
+	h := max(ih+thumbsH, len(lines)*cardLineH+2*cardPad) + cardHeaderH
 	img := image.NewRGBA(image.Rect(0, 0, iw+cardPanelW, h))
 	draw.Draw(img, img.Bounds(), image.NewUniform(colPanel), image.Point{}, draw.Src)
 
@@ -94,6 +108,24 @@ func Card(src image.Image, e *dataset.Entry, ov *Overlay) *image.RGBA {
 	draw.Draw(view, view.Bounds(), src, sb.Min, draw.Src)
 	drawOverlay(view, ov, float64(iw)/float64(max(ov.W, 1)), float64(ih)/float64(max(ov.H, 1)))
 	draw.Draw(img, image.Rect(0, cardHeaderH, iw, cardHeaderH+ih), view, image.Point{}, draw.Src)
+
+	for k, v := range views {
+		if rows == 0 {
+			break
+		}
+		x0, y0 := (k%4)*thumbW, cardHeaderH+ih+(k/4)*(thumbH+18)+16
+		r := image.Rect(x0+2, y0, x0+thumbW-2, y0+thumbH)
+		xdraw.ApproxBiLinear.Scale(img, r, v, v.Bounds(), xdraw.Src, nil)
+		label, col := fmt.Sprintf("view %d", k+1), colMuted
+		if k == anchor {
+			label, col = label+" (anchor)", colA
+			for _, l := range [][4]float64{{0, 0, 1, 0}, {1, 0, 1, 1}, {1, 1, 0, 1}, {0, 1, 0, 0}} {
+				w, h := float64(r.Dx()), float64(r.Dy())
+				drawLine(img, float64(r.Min.X)+l[0]*w, float64(r.Min.Y)+l[1]*h, float64(r.Min.X)+l[2]*w, float64(r.Min.Y)+l[3]*h, 2, colA, 0)
+			}
+		}
+		drawText(img, x0+4, y0-4, label, col, false)
+	}
 
 	y := cardHeaderH + cardPad + 10
 	for _, l := range lines {
