@@ -68,14 +68,14 @@ h2 { font-size: 15px; margin: 18px 0 10px; }
 .ov line, .ov rect, .ov circle { vector-effect: non-scaling-stroke; }
 .ov .box { fill: none; stroke-width: 1.5; stroke-dasharray: 5 3; }
 .ov .cube line { stroke-width: 2.2; }
-.ov .A { stroke: var(--a); } .ov .B { stroke: var(--b); }
-.ov text { font-family: system-ui, "DejaVu Sans", sans-serif; font-weight: 600; paint-order: stroke; stroke: rgba(0,0,0,.85); stroke-width: 3px; stroke-linejoin: round; }
+.ov g.A, .ov rect.A { stroke: var(--a); } .ov g.B, .ov rect.B { stroke: var(--b); }
+.ov text { font-family: system-ui, "DejaVu Sans", sans-serif; font-weight: 600; paint-order: stroke; stroke: rgba(0,0,0,.8); stroke-width: 3px; stroke-linejoin: round; }
 .ov text.A { fill: var(--a); } .ov text.B { fill: var(--b); }
 .ov .pt circle { stroke: #fff; stroke-width: 1.5; }
 .ov .pt.A circle { fill: var(--a); } .ov .pt.B circle { fill: var(--b); }
 .ov .pt text { fill: #fff; }
 .ov .ax line { stroke-width: 2.5; }
-.ov .ax-x { stroke: #ff4d4d; } .ov .ax-y { stroke: #3ddc84; } .ov .ax-z { stroke: #4d8dff; }
+.ov line.ax-x { stroke: #ff4d4d; } .ov line.ax-y { stroke: #3ddc84; } .ov line.ax-z { stroke: #4d8dff; }
 .ov text.ax-x { fill: #ff4d4d; } .ov text.ax-y { fill: #3ddc84; } .ov text.ax-z { fill: #4d8dff; }
 body.hide-points .lay-points, body.hide-boxes .lay-boxes, body.hide-cubes .lay-cubes, body.hide-axes .lay-axes, body.hide-labels .lay-labels { display: none; }
 .views { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
