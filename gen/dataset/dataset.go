@@ -18,11 +18,12 @@ import (
 	"github.com/boostgen/boostgen/internal/blob"
 )
 
-// ReadManifest reads and decodes manifest.json.
+// ReadManifest reads and decodes manifest.json. Errors from the store name
+// the key (and, for S3, the whole URL); decoding errors name file and line.
 func ReadManifest(ctx context.Context, store blob.Store) (*gen.Manifest, error) {
 	b, err := blob.ReadAll(ctx, store, gen.ManifestFile)
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s: %w (a dataset is complete only once its manifest is written)", store, gen.ManifestFile, err)
+		return nil, fmt.Errorf("dataset %s: %w (a dataset is complete only once its manifest is written)", store, err)
 	}
 	var m gen.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -79,7 +80,7 @@ func Records(ctx context.Context, store blob.Store, m *gen.Manifest, fn func(*En
 func shardRecords(ctx context.Context, store blob.Store, path string, fn func(*Entry) error) error {
 	rc, err := store.Open(ctx, path)
 	if err != nil {
-		return fmt.Errorf("%s/%s: %w", store, path, err)
+		return fmt.Errorf("dataset %s: %w", store, err)
 	}
 	defer rc.Close()
 	var body io.Reader = rc
@@ -127,7 +128,7 @@ func Rejects(ctx context.Context, store blob.Store, m *gen.Manifest) ([]gen.Reje
 	}
 	b, err := blob.ReadAll(ctx, store, m.Rejects.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s: %w", store, m.Rejects.Path, err)
+		return nil, fmt.Errorf("dataset %s: %w", store, err)
 	}
 	var out []gen.Reject
 	for n, line := range strings.Split(string(b), "\n") {
