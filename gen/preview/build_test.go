@@ -310,3 +310,28 @@ func TestBuildFromS3(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBuild measures a page of 20 records with their PNG cards from
+// the shared dataset (images copied once; later runs find them in place).
+func BenchmarkBuild(b *testing.B) {
+	dir, _ := testDataset(b)
+	ctx := context.Background()
+	store, err := blob.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	for _, cards := range []bool{false, true} {
+		name := "page"
+		if cards {
+			name = "page+cards"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Build(ctx, store, Options{N: 20, Seed: 1, Out: out, NoCards: !cards}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 }
 
 // testDataset returns the shared dataset's folder and config.
-func testDataset(t *testing.T) (string, *gen.Config) {
+func testDataset(t testing.TB) (string, *gen.Config) {
 	t.Helper()
 	shared.once.Do(func() {
 		shared.root, shared.err = os.MkdirTemp("", "boostgen-preview-test-")
