@@ -2,7 +2,6 @@ package preview
 
 import (
 	"html/template"
-	"strings"
 
 	"github.com/boostgen/boostgen/gen"
 	"github.com/boostgen/boostgen/gen/stats"
@@ -18,10 +17,7 @@ type pageView struct {
 	N        int
 }
 
-var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"lower": strings.ToLower,
-	"add":   func(a, b int) int { return a + b },
-}).Parse(pageHTML))
+var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
 
 // The page is one file with inline CSS and a few lines of JavaScript (layer
 // toggles); images sit beside it under images/, PNG cards under cards/.
