@@ -91,9 +91,10 @@ func BuildOverlay(rec *gen.Record) (*Overlay, error) {
 	return o, nil
 }
 
-// placeLabels puts each point's name at the first of eight spots around it
-// whose box overlaps no point and no label placed before (points of one
-// object are often a few pixels apart); scale is the overlay's font scale.
+// placeLabels puts each point's name at the first of eight spots around it,
+// on rings ever farther out, whose box overlaps no point and no label placed
+// before (points of one object are often a few pixels apart); scale is the
+// overlay's font scale.
 func placeLabels(pts []PointOverlay, scale float64) {
 	type box struct{ x0, y0, x1, y1 float64 }
 	overlaps := func(a, b box) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
@@ -108,34 +109,39 @@ func placeLabels(pts []PointOverlay, scale float64) {
 		p := &pts[k]
 		lw := w + 8*scale*float64(len(p.Name)-2)
 		var best box
-		for n, s := range spots {
-			// Spot s puts the label's nearest corner r+2 away from the point.
-			x := p.X + s[0]*(r+2)
-			if s[0] < 0 {
-				x -= lw
-			} else if s[0] == 0 {
-				x -= lw / 2
-			}
-			y := p.Y + s[1]*(r+2)
-			if s[1] > 0 {
-				y += h
-			} else if s[1] == 0 {
-				y += h / 2
-			}
-			b := box{x, y - h, x + lw, y}
-			if n == 0 {
-				best = b
-			}
-			free := true
-			for _, t := range taken {
-				if overlaps(b, t) {
-					free = false
+		found := false
+		// Rings of spots ever farther out, until one is free.
+		for ring := 0; ring < 4 && !found; ring++ {
+			d := r + 2 + float64(ring)*h
+			for n, s := range spots {
+				// Spot s puts the label's nearest corner d away from the point.
+				x := p.X + s[0]*d
+				if s[0] < 0 {
+					x -= lw
+				} else if s[0] == 0 {
+					x -= lw / 2
+				}
+				y := p.Y + s[1]*d
+				if s[1] > 0 {
+					y += h
+				} else if s[1] == 0 {
+					y += h / 2
+				}
+				b := box{x, y - h, x + lw, y}
+				if ring == 0 && n == 0 {
+					best = b
+				}
+				free := true
+				for _, t := range taken {
+					if overlaps(b, t) {
+						free = false
+						break
+					}
+				}
+				if free {
+					best, found = b, true
 					break
 				}
-			}
-			if free {
-				best = b
-				break
 			}
 		}
 		p.LX, p.LY = best.x0, best.y1

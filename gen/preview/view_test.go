@@ -36,3 +36,33 @@ func TestExtraBadges(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaceLabels: names of points a few pixels apart do not overlap.
+func TestPlaceLabels(t *testing.T) {
+	tests := []struct {
+		name string
+		xy   [][2]float64
+	}{
+		{"apart", [][2]float64{{50, 50}, {300, 200}}},
+		{"cluster of four", [][2]float64{{100, 100}, {103, 101}, {98, 104}, {101, 97}}},
+		{"in a row", [][2]float64{{100, 100}, {108, 100}, {116, 100}, {124, 100}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pts []PointOverlay
+			for k, xy := range tt.xy {
+				pts = append(pts, PointOverlay{Name: "P" + string(rune('1'+k)), X: xy[0], Y: xy[1]})
+			}
+			placeLabels(pts, 1)
+			const w, h = 18, 11
+			for i := range pts {
+				for j := i + 1; j < len(pts); j++ {
+					a, b := pts[i], pts[j]
+					if a.LX < b.LX+w && b.LX < a.LX+w && a.LY-h < b.LY && b.LY-h < a.LY {
+						t.Errorf("labels %s at (%.0f, %.0f) and %s at (%.0f, %.0f) overlap", a.Name, a.LX, a.LY, b.Name, b.LX, b.LY)
+					}
+				}
+			}
+		})
+	}
+}
