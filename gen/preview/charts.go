@@ -60,7 +60,7 @@ func histNote(h stats.Histogram) string {
 	return fmt.Sprintf("%d answers · median %.2f · mean %.2f · max %.2f", h.N, h.Median, h.Mean, h.Max)
 }
 
-const chartW = 460
+const chartW = 620
 
 type bar struct {
 	Label string

@@ -43,7 +43,7 @@ h2 { font-size: 15px; margin: 18px 0 10px; }
 .panel { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .panel h3 { font-size: 13px; margin: 0; }
 .panel .note { color: var(--muted); font-size: 12px; margin-bottom: 6px; }
-.chart { max-width: 100%; height: auto; display: block; }
+.chart { width: 100%; max-width: 620px; height: auto; display: block; }
 .chart text { font-size: 11px; fill: var(--ink); }
 .chart .axis { fill: var(--muted); }
 .chart .warn { fill: #c0392b; font-weight: 600; }
