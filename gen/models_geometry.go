@@ -70,8 +70,10 @@ func (ms *modelSet) depthPro(ctx context.Context, v *scene.View) (depthResult, e
 	out := depthResult{k: centred(res.FocalPx, res.FocalPx, v.W, v.H), ratio: 1}
 	if v.K.Validate() == nil && v.K.W == v.W && v.K.H == v.H {
 		out.k, out.fromSource = v.K, true
-		out.ratio = v.K.Fx / res.FocalPx
-		if out.ratio != 1 {
+		// Within float32 precision of the model's output the focal
+		// lengths agree and the depth stays as it is.
+		if r := v.K.Fx / res.FocalPx; math.Abs(r-1) > 1e-6 {
+			out.ratio = r
 			r := float32(out.ratio)
 			for i := range z {
 				z[i] *= r

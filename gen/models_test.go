@@ -505,7 +505,7 @@ func TestModelsConfigErrors(t *testing.T) {
 	}
 	tests := []struct {
 		name, geo, config, want string
-		load               bool // the error comes from loading the model
+		load                    bool // the error comes from loading the model
 	}{
 		{"depthpro without model", ", depth: depthpro", "", "models.depthpro.path: required when geometry.depth is depthpro", false},
 		{"vggt without model", ", multiview: vggt", "models: {}\n", "models.vggt.path: required when geometry.multiview is vggt", false},
