@@ -534,3 +534,40 @@ func TestModelsConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestModelsDocExample: the config in docs/models.md parses, and the
+// defaults it spells out are the defaults.
+func TestModelsDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../docs/models.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "## Using the models in `boostgen run`")
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("docs/models.md: no yaml block under \"Using the models in `boostgen run`\"")
+	}
+	full, err := ParseConfig([]byte(example))
+	if err != nil {
+		t.Fatalf("docs/models.md example: %v", err)
+	}
+	m := full.Models
+	minimal, err := ParseConfig([]byte(fmt.Sprintf(`
+source: {type: scannet, scannet: {root: scans}}
+geometry: {depth: depthpro, multiview: vggt}
+models:
+  ort_library: %q
+  provider: %s
+  depthpro: {path: %q}
+  vggt: {path: %q}
+`, m.ORTLibrary, m.Provider, m.DepthPro.Path, m.VGGT.Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(full.Models, minimal.Models) {
+		a, _ := json.Marshal(full.Models)
+		b, _ := json.Marshal(minimal.Models)
+		t.Errorf("documented values differ from the defaults:\ndoc:      %s\ndefaults: %s", a, b)
+	}
+}
