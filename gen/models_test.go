@@ -97,6 +97,14 @@ func lookup(g *onnxtest.Graph, input string, refs [][]float32) string {
 // modelSide instead of 1536).
 func depthProModel(t *testing.T, items []*scene.Item, focalScale float32) string {
 	t.Helper()
+	return depthProModelConf(t, items, focalScale, false)
+}
+
+// depthProModelConf is depthProModel, with withConf also a confidence
+// output "conf" that is lowConf on the top tenth of every view and 10
+// elsewhere.
+func depthProModelConf(t *testing.T, items []*scene.Item, focalScale float32, withConf bool) string {
+	t.Helper()
 	var refs [][]float32
 	var depth, focal []float32
 	for _, it := range items {
@@ -114,6 +122,17 @@ func depthProModel(t *testing.T, items []*scene.Item, focalScale float32) string
 		Output("focallength_px", onnxtest.Float, "B")
 	idx := lookup(g, "pixel_values", refs)
 	g.Node("Gather", []string{g.Const(depth, k, modelSide, modelSide), idx}, []string{"predicted_depth"}, onnxtest.Int("axis", 0))
+	if withConf {
+		conf := make([]float32, len(depth))
+		for p := range conf {
+			conf[p] = 10
+			if p%(modelSide*modelSide) < modelSide*modelSide/10 {
+				conf[p] = lowConf
+			}
+		}
+		g.Output("conf", onnxtest.Float, "B", modelSide, modelSide)
+		g.Node("Gather", []string{g.Const(conf, k, modelSide, modelSide), idx}, []string{"conf"}, onnxtest.Int("axis", 0))
+	}
 	g.Node("Gather", []string{g.Const(focal, k), idx}, []string{"focallength_px"}, onnxtest.Int("axis", 0))
 	p := filepath.Join(t.TempDir(), "depthpro.onnx")
 	if err := g.Write(p); err != nil {
@@ -510,6 +529,7 @@ func TestModelsConfigErrors(t *testing.T) {
 		{"depthpro without model", ", depth: depthpro", "", "models.depthpro.path: required when geometry.depth is depthpro", false},
 		{"vggt without model", ", multiview: vggt", "models: {}\n", "models.vggt.path: required when geometry.multiview is vggt", false},
 		{"vggt depthpro scale without depthpro", ", multiview: vggt", "models: {vggt: {path: v.onnx, scale: depthpro}}\n", "models.vggt.scale: depthpro needs models.depthpro.path", false},
+		{"confidence without output", ", depth: depthpro", "models: {depthpro: {path: d.onnx, min_confidence: 0.5}}\n", "models.depthpro.min_confidence: set conf_output too", false},
 		{"unknown depth mode", ", depth: lidar", "", "geometry.depth", false},
 		{"bad provider", "", "models: {provider: gpu0}\n", "models.provider", false},
 		{"unknown model key", "", "models: {depthpro: {path: d.onnx, heads: 2}}\n", "heads", false},
@@ -569,5 +589,68 @@ models:
 		a, _ := json.Marshal(full.Models)
 		b, _ := json.Marshal(minimal.Models)
 		t.Errorf("documented values differ from the defaults:\ndoc:      %s\ndefaults: %s", a, b)
+	}
+}
+
+// TestDepthProConfidence: with a confidence output configured, pixels
+// below models.depthpro.min_confidence get no depth.
+func TestDepthProConfidence(t *testing.T) {
+	lib := onnxtest.Library(t)
+	sets := []SyntheticSet{{Views: 1, Scenes: 2}}
+	truth := renderSets(t, 3, sets, true)
+	path := depthProModelConf(t, truth, 1, true)
+	for _, thr := range []float64{2, lowConf + 1} {
+		t.Run(fmt.Sprint(thr), func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(baseConfig(3, ", depth: depthpro") + models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d, conf_output: conf, min_confidence: %v}\n", path, modelSide, thr))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := newProcessor(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			for i, it := range renderSets(t, 3, sets, true) {
+				if _, err := p.withModels(context.Background(), it); err != nil {
+					t.Fatal(err)
+				}
+				for px, z := range truth[i].Views[0].Depth.Z {
+					got := it.Views[0].Depth.Z[px]
+					want := z
+					if thr > lowConf && px < modelSide*modelSide/10 {
+						want = 0
+					}
+					if got != want {
+						t.Fatalf("item %d pixel %d: depth %v, want %v", i, px, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestVGGTNeedsScale: VGGT output is never written as meters unscaled; an
+// item without depth, with no Depth-Pro configured, is rejected and says
+// why.
+func TestVGGTNeedsScale(t *testing.T) {
+	lib := onnxtest.Library(t)
+	sets := []SyntheticSet{{Views: 2, Scenes: 1}}
+	path := vggtModel(t, renderSets(t, 5, sets, true))
+	tests := []struct{ scale, want string }{
+		{ScaleAuto, "vggt is not metric and this item has no depth"},
+		{ScaleSource, "models.vggt.scale is source_depth but the source gives no depth"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.scale, func(t *testing.T) {
+			it := renderSets(t, 5, sets, true)[0]
+			for v := range it.Views {
+				it.Views[v].Depth = geometry.DepthMap{}
+			}
+			cfg := baseConfig(5, ", multiview: vggt") + models(lib, fmt.Sprintf("  vggt: {path: %q, size: %d, scale: %s}\n", path, modelSide, tc.scale))
+			out := processAll(t, cfg, []*scene.Item{it})[0]
+			if out.reject == nil || out.reject.Code != RejectDepth || !strings.Contains(out.reject.Reason, tc.want) {
+				t.Fatalf("outcome %s, want a depth reject saying %q", outcomeJSON(t, out), tc.want)
+			}
+		})
 	}
 }
