@@ -72,8 +72,12 @@ type VGGTConfig struct {
 	Size             int      `json:"size,omitempty"`
 	Fit              string   `json:"fit,omitempty"`
 	MinConfidence    *float64 `json:"min_confidence,omitempty"`
-	Scale            string   `json:"scale,omitempty"`
-	MinScalePixels   int      `json:"min_scale_pixels,omitempty"`
+	// Points is which head gives each pixel's depth: "depth" (the depth
+	// head with depth_conf) or "world_points" (the point head with
+	// world_points_conf, as depth along each camera's axis).
+	Points         string `json:"points,omitempty"`
+	Scale          string `json:"scale,omitempty"`
+	MinScalePixels int    `json:"min_scale_pixels,omitempty"`
 }
 
 func (m *ModelsConfig) applyDefaults() {
@@ -115,6 +119,7 @@ func (m *ModelsConfig) applyDefaults() {
 		fill(&v.PointsConfOutput, def.PointsConfOutput)
 		fill(&v.Fit, def.Fit)
 		fill(&v.Scale, ScaleAuto)
+		fill(&v.Points, "depth")
 		if v.Size == 0 {
 			v.Size = def.Size
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/geometry"
+	"github.com/boostgen/boostgen/internal/models/vggt"
 	"github.com/boostgen/boostgen/internal/ort"
 )
 
@@ -126,9 +127,11 @@ func (ms *modelSet) estimateDepth(ctx context.Context, it *scene.Item) (*Geometr
 // reconstruct runs VGGT on all views of an item and replaces their depth,
 // intrinsics and poses with its estimate, brought to meters.
 //
-// VGGT's depth head is used with its decoded cameras (its authors report
-// depth + camera more accurate than the point-map head); pixels whose depth
-// confidence is below models.vggt.min_confidence become invalid. Every view
+// By default VGGT's depth head is used with its decoded cameras (its
+// authors report depth + camera more accurate than the point-map head);
+// with models.vggt.points: world_points each pixel's depth is its world
+// point seen from the decoded camera instead. Pixels whose confidence is
+// below models.vggt.min_confidence become invalid. Every view
 // is expressed in VGGT's world frame (its first camera), which merges them
 // into one frame; analyze then moves that frame onto the floor as for any
 // multi-view source. The scale factor is the median, over confident pixels,
@@ -156,10 +159,14 @@ func (ms *modelSet) reconstruct(ctx context.Context, it *scene.Item) (*GeometryM
 		if rv.W != v.W || rv.H != v.H {
 			return nil, reject(RejectModel, "view %s: vggt returned %d×%d for a %d×%d image", v.Name, rv.W, rv.H, v.W, v.H)
 		}
-		z := make([]float32, len(rv.Depth))
-		for p, d := range rv.Depth {
-			if rv.DepthConf[p] >= thr && d > 0 && !math.IsInf(float64(d), 0) {
-				z[p] = d
+		d, conf := rv.Depth, rv.DepthConf
+		if c.Points == "world_points" {
+			d, conf = pointDepth(rv), rv.PointConf
+		}
+		z := make([]float32, len(d))
+		for p, dp := range d {
+			if conf[p] >= thr && dp > 0 && !math.IsInf(float64(dp), 0) {
+				z[p] = dp
 			} else {
 				z[p] = float32(math.NaN())
 			}
@@ -196,6 +203,18 @@ func (ms *modelSet) reconstruct(ctx context.Context, it *scene.Item) (*GeometryM
 	}
 	scale.Factor = round6(scale.Factor)
 	return &GeometryMeta{Depth: MultiviewVGGT, Intrinsics: MultiviewVGGT, Multiview: MultiviewVGGT, Scale: scale}, nil
+}
+
+// pointDepth is the depth along the view's camera axis of its world
+// points: the third row of camera-from-world applied to each point.
+func pointDepth(v vggt.View) []float32 {
+	r := v.CamFromWorld[2]
+	out := make([]float32, v.W*v.H)
+	for p := range out {
+		x, y, z := float64(v.WorldPoints[3*p]), float64(v.WorldPoints[3*p+1]), float64(v.WorldPoints[3*p+2])
+		out[p] = float32(r[0]*x + r[1]*y + r[2]*z + r[3])
+	}
+	return out
 }
 
 // vggtScale finds the factor that turns VGGT's units into meters.

@@ -421,16 +421,18 @@ func TestVGGTSameRecords(t *testing.T) {
 	tests := []struct {
 		scale   string
 		noDepth bool // the source gives no depth
+		points  string
 	}{
-		{ScaleSource, false},
-		{ScaleDepthPro, true},
-		{ScaleAuto, true},
+		{ScaleSource, false, "depth"},
+		{ScaleDepthPro, true, "depth"},
+		{ScaleAuto, true, "depth"},
+		{ScaleSource, false, "world_points"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.scale, func(t *testing.T) {
+		t.Run(tc.scale+"/"+tc.points, func(t *testing.T) {
 			cfg := baseConfig(5, ", multiview: vggt") + models(lib, fmt.Sprintf(
-				"  vggt: {path: %q, size: %d, min_confidence: 2, scale: %s}\n  depthpro: {path: %q, size: %d}\n",
-				vggtPath, modelSide, tc.scale, dpPath, modelSide))
+				"  vggt: {path: %q, size: %d, min_confidence: 2, scale: %s, points: %s}\n  depthpro: {path: %q, size: %d}\n",
+				vggtPath, modelSide, tc.scale, tc.points, dpPath, modelSide))
 			in := items()
 			for _, it := range in {
 				for v := range it.Views {
@@ -471,7 +473,7 @@ func TestVGGTSameRecords(t *testing.T) {
 			if records < 3 {
 				t.Errorf("only %d records of %d items: the comparison proves little", records, len(want))
 			}
-			t.Logf("%d records of %d items agree", records, len(want))
+			t.Logf("compared %d records (of %d items)", records, len(want))
 		})
 	}
 }
