@@ -237,8 +237,9 @@ func (ms *modelSet) close() error {
 	return errors.Join(errs...)
 }
 
-// Close releases the models the processor loaded. The pipeline calls it
-// once every worker is done.
+// Close releases the models the processor loaded; Run should call it once
+// every worker is done (until it does, a process that runs many pipelines
+// keeps their sessions until exit).
 func (p *processor) Close() error { return p.models.close() }
 
 // withModels is the hook between loading an item and measuring it: the
