@@ -24,6 +24,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -44,8 +45,19 @@ func main() {
 		rounds  = flag.Int("rounds", 5, "alternating raw/pipeline rounds")
 		threads = flag.Int("threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 		lib     = flag.String("lib", os.Getenv(ort.LibraryEnv), "libonnxruntime path")
+		profile = flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	)
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *items%*batch != 0 {
 		log.Fatalf("-items %d is not a multiple of -batch %d", *items, *batch)
 	}
