@@ -25,6 +25,8 @@ type Config struct {
 	Geometry  GeometryConfig  `json:"geometry"`
 	Templates TemplatesConfig `json:"templates"`
 	Output    OutputConfig    `json:"output"`
+	// Models is set when the config has a models section (gen/models.go).
+	Models *ModelsConfig `json:"models,omitempty"`
 	// LLM turns on the GPT stages (gen/llm.go); nil when absent.
 	LLM *LLMConfig `json:"llm,omitempty"`
 
@@ -66,6 +68,10 @@ type GeometryConfig struct {
 	Cube          string        `json:"cube,omitempty"`
 	Floor         FloorConfig   `json:"floor"`
 	Outliers      OutlierConfig `json:"outliers"`
+	// Depth and Multiview choose where depth and camera poses come from:
+	// the source, or a model (gen/models.go).
+	Depth     string `json:"depth,omitempty"`
+	Multiview string `json:"multiview,omitempty"`
 }
 
 type FloorConfig struct {
@@ -212,6 +218,15 @@ func (c *Config) applyDefaults() {
 	if g.Outliers.Erode == nil {
 		g.Outliers.Erode = ptr(cd.Erode)
 	}
+	if g.Depth == "" {
+		g.Depth = DepthSource
+	}
+	if g.Multiview == "" {
+		g.Multiview = MultiviewPoses
+	}
+	if c.Models != nil {
+		c.Models.applyDefaults()
+	}
 	t := &c.Templates
 	if t.Order == "" {
 		t.Order = "forward"
@@ -257,7 +272,7 @@ func (c *Config) check() error {
 			return err
 		}
 	}
-	return nil
+	return c.checkModels()
 }
 
 // Resolve turns a path from the config into one usable from the working
