@@ -162,6 +162,14 @@ llm:
 	if got := countVQAByViews(t, out); got[2] != 3 || got[4] != 2 || got[8] != 1 {
 		t.Errorf("VQA records by view count %v, want 3 with 2 views, 2 with 4, 1 with 8", got)
 	}
+	// The dataset tools take VQA records in their stride.
+	sout, _, err := runCLI(t, "stats", out)
+	if err != nil || !strings.Contains(sout, "multiview common") {
+		t.Errorf("stats: %v\n%s", err, sout)
+	}
+	if _, _, err := runCLI(t, "preview", out, "--out", filepath.Join(dir, "preview"), "--n", "20"); err != nil {
+		t.Errorf("preview: %v", err)
+	}
 	paid := srv.ChatRequests()
 
 	// The dataset made again in the same output (all but its llm/ folder

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/boostgen/boostgen/gen"
 	"github.com/boostgen/boostgen/gen/dataset"
 	"github.com/boostgen/boostgen/gen/stats"
 	"github.com/boostgen/boostgen/internal/blob"
@@ -68,6 +69,9 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 	seen := 0
 	err = dataset.Records(ctx, store, m, func(e *dataset.Entry) error {
 		acc.Add(e)
+		if e.Record.Meta.Kind == gen.KindVQA {
+			return nil // multi-view VQA records have no geometry to overlay
+		}
 		// Reservoir sampling: every record is kept with probability N/seen.
 		if len(sample) < o.N {
 			sample, order = append(sample, e), append(order, seen)

@@ -114,7 +114,9 @@ func NewAccumulator() *Accumulator {
 func (a *Accumulator) Add(e *dataset.Entry) {
 	a.records++
 	a.views[len(e.Images())]++
-	a.frames[e.Record.Meta.Frame.Kind]++
+	if e.Record.Meta.Kind != gen.KindVQA { // VQA records have no canonical frame
+		a.frames[e.Record.Meta.Frame.Kind]++
+	}
 	for _, t := range e.Record.Meta.Turns {
 		key := [2]string{t.Level, t.Kind}
 		kc := a.kinds[key]
