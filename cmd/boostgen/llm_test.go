@@ -121,8 +121,8 @@ llm:
   api_key_env: BOOSTGEN_E2E_LLM_KEY
   detail: low
   rpm: 6000
-  timeout: 1s
-  max_retries: 3
+  timeout: 4s
+  max_retries: 4
   backoff_base: 1ms
   backoff_max: 5ms
   price_input_per_1m: 2.5
