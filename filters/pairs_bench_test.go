@@ -28,8 +28,8 @@ func cameraPath(t testing.TB, seed uint64, n, w, h int) ([]*image.RGBA, []geomet
 	for f := 0; f < n; f++ {
 		u := float64(f) / float64(n)
 		phase += 0.6 + 0.5*math.Sin(2*math.Pi*3*u) // speed varies 0.1..1.1
-		yaw := 0.5 * math.Sin(phase/25)             // ±29° pan
-		side := 1.2 * math.Sin(phase/40)            // ±1.2 m sway
+		yaw := 0.5 * math.Sin(phase/25)            // ±29° pan
+		side := 1.2 * math.Sin(phase/40)           // ±1.2 m sway
 		pos := c0.CamToWorld.T.Add(right.Scale(side)).Add(fwd.Scale(-1 + 1.5*u))
 		s, c := math.Sincos(yaw)
 		rz := geometry.Mat3{{c, -s, 0}, {s, c, 0}, {0, 0, 1}}
