@@ -44,6 +44,12 @@ func NewSource(cfg *Config) (Source, error) {
 			return nil, fmt.Errorf("source.scannet.root: %s is not a folder", root)
 		}
 		return &scannetSource{root: root, maxViews: cfg.Source.ScanNet.MaxViews}, nil
+	case "folder":
+		return newFolderSource(cfg)
+	case "sa1b":
+		return newSA1BSource(cfg)
+	case "video":
+		return newVideoSource(cfg)
 	}
 	return nil, fmt.Errorf("source.type: unknown %q", cfg.Source.Type)
 }
