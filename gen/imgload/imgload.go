@@ -12,11 +12,13 @@ package imgload
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 
 	"github.com/disintegration/imaging"
 	_ "golang.org/x/image/webp" // registers "webp" with image.Decode
@@ -46,6 +48,9 @@ func Decode(data []byte, maxPixels int) (*Image, error) {
 		return nil, fmt.Errorf("empty file (0 bytes)")
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("truncated: the file ends inside the image header (%d bytes)", len(data))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("not a readable JPEG, PNG or WebP header: %w", err)
 	}
@@ -57,12 +62,19 @@ func Decode(data []byte, maxPixels int) (*Image, error) {
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s data is corrupt or truncated: %w", format, err)
+		return nil, fmt.Errorf("%s pixel data is corrupt or truncated: %w", format, err)
 	}
 	orient := 1
 	if format == "jpeg" {
 		orient = jpegOrientation(data)
 	}
+	return finish(img, format, orient, data)
+}
+
+// finish turns a decoded image upright and into NRGBA, and decides whether
+// the original bytes can stand for it.
+func finish(img image.Image, format string, orient int, data []byte) (*Image, error) {
+	var err error
 	out := &Image{Bytes: data, Ext: "." + format}
 	if format == "jpeg" {
 		out.Ext = ".jpg"
