@@ -221,4 +221,3 @@ filters:
 		t.Fatalf("report %+v", rep.Pairs)
 	}
 }
-
