@@ -33,8 +33,18 @@ type FloorOptions struct {
 // DefaultFloorOptions are the settings the pipeline uses unless configured.
 var DefaultFloorOptions = FloorOptions{
 	Iterations: 300, InlierDist: 0.02, MaxTiltDeg: 50,
-	MinInlierShare: 0.05, MinInliers: 200, MaxSamples: 4000,
+	MinInlierShare: 0.05, MinInliers: 200, MaxSamples: 2000,
 }
+
+// ransacConfidence is the probability that adaptive RANSAC has not missed a
+// better plane when it stops; minIterations is never cut.
+// earlyCheck is how many samples a hypothesis is scored on before it may be
+// dropped early.
+const (
+	ransacConfidence = 0.9999
+	minIterations    = 40
+	earlyCheck       = 255
+)
 
 // FitFloor finds the floor among support candidates (camera-frame points,
 // typically those outside object masks) by RANSAC over planes whose normal is
@@ -55,7 +65,12 @@ func FitFloor(cands []Vec3, o FloorOptions, rng *rand.Rand) (Plane, int, bool) {
 	camUp := Vec3{0, -1, 0}
 	cosTilt := math.Cos(Deg(o.MaxTiltDeg))
 	best, bestCount := Plane{}, 0
-	for it := 0; it < o.Iterations; it++ {
+	// Adaptive RANSAC: once the best plane holds a share w of the samples,
+	// log(1−p)/log(1−w³) hypotheses find a plane at least as good with
+	// probability p, so a floor filling half the view needs ~70 rather than
+	// the cap. The count depends only on the random stream: deterministic.
+	need := o.Iterations
+	for it := 0; it < need; it++ {
 		a, b, c := sample[rng.IntN(len(sample))], sample[rng.IntN(len(sample))], sample[rng.IntN(len(sample))]
 		n := b.Sub(a).Cross(c.Sub(a))
 		if n.Norm() < 1e-9 {
@@ -70,15 +85,28 @@ func FitFloor(cands []Vec3, o FloorOptions, rng *rand.Rand) (Plane, int, bool) {
 			continue
 		}
 		count := 0
-		for _, p := range sample {
+		for k, p := range sample {
 			if math.Abs(pl.Dist(p)) < o.InlierDist {
 				count++
 			}
+			// Early exit: a hypothesis with under half the best share on
+			// its first points is not going to win; most are like that.
+			if k == earlyCheck && bestCount > 0 && float64(count) < 0.5*float64(bestCount)*float64(earlyCheck+1)/float64(len(sample)) {
+				count = -1
+				break
+			}
+		}
+		if count < 0 {
+			continue
 		}
 		// Among equally supported planes prefer the lower one: a floor lies
 		// below tabletops.
 		if count > bestCount || (count == bestCount && count > 0 && pl.D > best.D) {
 			best, bestCount = pl, count
+			w := float64(count) / float64(len(sample))
+			if n := int(math.Ceil(math.Log(1-ransacConfidence) / math.Log(1-w*w*w))); n > 0 {
+				need = max(minIterations, min(o.Iterations, n))
+			}
 		}
 	}
 	if bestCount < 3 {

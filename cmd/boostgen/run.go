@@ -152,7 +152,19 @@ func printSummary(w io.Writer, s *gen.Summary) {
 	for _, c := range codes {
 		fmt.Fprintf(w, "  rejected %-12s %d\n", c+":", s.RejectsByCode[c])
 	}
-	fmt.Fprintf(w, "  wrote %d shards, %d images, %.1f MB of shards to %s\n", s.Shards, s.Images, float64(s.Bytes)/1e6, s.Out)
+	fmt.Fprintf(w, "  wrote %d shards (%s), %d images to %s\n", s.Shards, humanBytes(s.Bytes), s.Images, s.Out)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // progress shows a bar on a terminal and a plain line every few seconds

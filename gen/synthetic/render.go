@@ -2,7 +2,6 @@ package synthetic
 
 import (
 	"image"
-	"image/color"
 	"math"
 
 	"github.com/boostgen/boostgen/geometry"
@@ -62,10 +61,20 @@ func (s *Scene) Render(cam int) *View {
 			s.countOutside(&s.Objects[k], c, r, full, v.Amodal)
 		}
 	}
+	// Counted in slices by id while rendering (map updates per pixel are
+	// slow), turned into the View's maps at the end.
+	visible := make([]int, len(s.Objects)+1)
+	amodal := make([]int, len(s.Objects)+1)
 	o := c.Position()
+	// The ray through pixel (i, j) is linear in i and j: step it instead of
+	// rotating every pixel's ray.
+	d00 := c.CamToWorld.Rotate(c.K.Ray(0, 0))
+	di := c.CamToWorld.Rotate(geometry.Vec3{1 / c.K.Fx, 0, 0})
+	dj := c.CamToWorld.Rotate(geometry.Vec3{0, 1 / c.K.Fy, 0})
 	for j := 0; j < h; j++ {
+		row := d00.Add(dj.Scale(float64(j)))
 		for i := 0; i < w; i++ {
-			d := c.CamToWorld.Rotate(c.K.Ray(float64(i), float64(j)))
+			d := row.Add(di.Scale(float64(i)))
 			best := hit{t: math.Inf(1)}
 			bestID := 0
 			var rgb [3]float64
@@ -93,23 +102,30 @@ func (s *Scene) Render(cam int) *View {
 				if !ok {
 					continue
 				}
-				v.Amodal[ob.ID]++
+				amodal[ob.ID]++
 				if hb.t < best.t {
 					best, bestID, rgb = hb, ob.ID, ob.rgb
 				}
 			}
 			px := j*w + i
+			pix := v.Color.Pix[4*px : 4*px+4 : 4*px+4]
 			if math.IsInf(best.t, 1) {
-				v.Color.SetRGBA(i, j, color.RGBA{180, 200, 230, 255}) // haze
+				pix[0], pix[1], pix[2], pix[3] = 180, 200, 230, 255 // haze
 				continue
 			}
 			v.Depth[px] = float32(best.t)
 			v.Instances[px] = uint16(bestID)
-			if bestID != 0 {
-				v.Visible[bestID]++
-			}
+			visible[bestID]++
 			shade := 0.4 + 0.6*math.Max(0, best.normal.Dot(lightDir))
-			v.Color.SetRGBA(i, j, color.RGBA{clamp8(rgb[0] * shade), clamp8(rgb[1] * shade), clamp8(rgb[2] * shade), 255})
+			pix[0], pix[1], pix[2], pix[3] = clamp8(rgb[0]*shade), clamp8(rgb[1]*shade), clamp8(rgb[2]*shade), 255
+		}
+	}
+	for id := 1; id <= len(s.Objects); id++ {
+		if amodal[id] > 0 {
+			v.Amodal[id] += amodal[id]
+		}
+		if visible[id] > 0 {
+			v.Visible[id] = visible[id]
 		}
 	}
 	return v
