@@ -123,10 +123,11 @@ func (c *Config) applySourceDefaults() {
 				*p = ptr(v)
 			}
 		}
-		// SA-1B's own release filtered at predicted IoU 0.88 and stability
-		// 0.95; the area range drops specks and the sky.
+		// SAM's automatic mask generator defaults (pred_iou_thresh 0.88,
+		// stability_score_thresh 0.95); the area range drops specks and
+		// the sky.
 		def(&x.MinPredictedIoU, 0.88)
-		def(&x.MinStability, 0.92)
+		def(&x.MinStability, 0.95)
 		def(&x.MinArea, 0.002)
 		def(&x.MaxArea, 0.6)
 		def(&x.MaxOverlap, 0.2)

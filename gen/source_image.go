@@ -111,7 +111,7 @@ func (st *imageStage) item(ctx context.Context, id string, index int, s sa1b.Sam
 	if st.clip != nil {
 		sc, err := st.clip.Score(ctx, img.Pixels)
 		if err != nil {
-			return fail(RejectFiltered, "%s: clip filter: %v", s.ImageName, err)
+			return fail(RejectSource, "%s: clip filter: %v", s.ImageName, err)
 		}
 		st.report.addCLIP(sc)
 		meta.CLIP = &scene.CLIPMeta{BestLabel: sc.Best, Positive: sc.Positive, Prob: sc.Prob, Margin: sc.Margin}

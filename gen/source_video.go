@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"io/fs"
@@ -28,8 +29,8 @@ var videoExts = map[string]bool{".mp4": true, ".mov": true, ".webm": true, ".mkv
 // videoSource turns videos into two-view items: ffmpeg decodes frames at
 // the configured rate into a pipe (no frame files on disk), pairs are mined
 // with LPIPS (or taken at a fixed gap), and each pair is one item. One
-// video's frames are held in memory (as PNG, plus a small copy for LPIPS)
-// until its pairs are loaded.
+// video's frames are held in memory (as JPEG q95, plus a small copy for
+// LPIPS) until its pairs are loaded.
 type videoSource struct {
 	cfg    *VideoConfig
 	ffmpeg string
@@ -165,13 +166,13 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 
 // frame is one decoded video frame.
 type frame struct {
-	png   []byte
+	jpg   []byte // as stored in the dataset (video frames are lossy already)
 	w, h  int
 	thumb image.Image // small copy for LPIPS
 }
 
 func (f frame) view(n int) scene.View {
-	return scene.View{Name: fmt.Sprintf("frame %06d", n), Image: scene.Image{Bytes: f.png, Ext: ".png"}, W: f.w, H: f.h}
+	return scene.View{Name: fmt.Sprintf("frame %06d", n), Image: scene.Image{Bytes: f.jpg, Ext: ".jpg"}, W: f.w, H: f.h}
 }
 
 func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair, string, error) {
@@ -226,8 +227,13 @@ func (s *videoSource) decode(ctx context.Context, path string) ([]frame, error) 
 			readErr = fmt.Errorf("frame %d: %w", len(frames), err)
 			break
 		}
+		var jb bytes.Buffer
+		if err := jpeg.Encode(&jb, img, &jpeg.Options{Quality: 95}); err != nil {
+			readErr = fmt.Errorf("frame %d: %w", len(frames), err)
+			break
+		}
 		b := img.Bounds()
-		frames = append(frames, frame{png: data, w: b.Dx(), h: b.Dy(), thumb: imaging.Resize(img, 224, 224, imaging.Box)})
+		frames = append(frames, frame{jpg: jb.Bytes(), w: b.Dx(), h: b.Dy(), thumb: imaging.Resize(img, 224, 224, imaging.Box)})
 	}
 	io.Copy(io.Discard, r)
 	waitErr := cmd.Wait()
