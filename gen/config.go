@@ -91,10 +91,15 @@ type TemplatesConfig struct {
 }
 
 type OutputConfig struct {
-	Dir             string `json:"dir,omitempty"`
-	Compression     string `json:"compression,omitempty"`
-	ShardMaxRecords int    `json:"shard_max_records,omitempty"`
-	ShardMaxBytes   int64  `json:"shard_max_bytes,omitempty"`
+	Dir         string `json:"dir,omitempty"`
+	Compression string `json:"compression,omitempty"`
+	// ZstdLevel trades part size for encoding speed: "fastest" encodes
+	// about 1.5x faster for parts ~3% larger.
+	ZstdLevel string `json:"zstd_level,omitempty"`
+	// ItemsPerPart fixes part boundaries by item index (part p holds items
+	// p·K … p·K+K-1), which is what makes resumed and sharded runs
+	// byte-identical to a plain one.
+	ItemsPerPart int `json:"items_per_part,omitempty"`
 }
 
 // LoadConfig reads a YAML (or JSON) config, validates it against the schema
@@ -228,11 +233,11 @@ func (c *Config) applyDefaults() {
 	if o.Compression == "" {
 		o.Compression = "zstd"
 	}
-	if o.ShardMaxRecords == 0 {
-		o.ShardMaxRecords = 10000
+	if o.ZstdLevel == "" {
+		o.ZstdLevel = "default"
 	}
-	if o.ShardMaxBytes == 0 {
-		o.ShardMaxBytes = 256 << 20
+	if o.ItemsPerPart == 0 {
+		o.ItemsPerPart = 1000
 	}
 }
 

@@ -2,11 +2,11 @@ package gen
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,23 +18,31 @@ type RunOptions struct {
 	Out     string // output location: a folder (or s3://bucket/prefix)
 	Workers int    // parallel item workers; 0 = one per CPU
 	Limit   int    // stop after this many items; 0 = all
-	Logger  *slog.Logger
+	// Shard limits this process to its share of the parts; the zero value
+	// is the whole run, which finalizes the dataset itself at the end.
+	Shard Shard
+	// ForceNew deletes an output started with another configuration
+	// instead of refusing it.
+	ForceNew bool
+	Logger   *slog.Logger
 	// OnProgress is called from one goroutine after each item is written.
 	OnProgress func(Progress)
 }
 
 // Progress is a snapshot for progress displays.
 type Progress struct {
-	Total   int // -1 when unknown
+	Total   int // items this process will process
 	Done    int
 	Records int
 	Rejects int
 	Elapsed time.Duration
 }
 
-// Summary is what a finished run reports.
+// Summary is what a finished run reports. For a single-process run it
+// describes the dataset; for a shard, the parts of that shard.
 type Summary struct {
 	Out           string         `json:"out"`
+	Shard         string         `json:"shard"`
 	Items         int            `json:"items"`
 	Records       int            `json:"records"`
 	Rejects       int            `json:"rejects"`
@@ -42,14 +50,23 @@ type Summary struct {
 	Shards        int            `json:"shards"`
 	Images        int            `json:"images"`
 	Bytes         int64          `json:"bytes"`
-	Elapsed       time.Duration  `json:"-"`
-	Seconds       float64        `json:"seconds"`
-	RecordsPerSec float64        `json:"records_per_second"`
+	// PartsSkipped counts parts committed by an earlier, interrupted run.
+	PartsSkipped int `json:"parts_skipped"`
+	// PartsWritten counts parts this run wrote.
+	PartsWritten int `json:"parts_written"`
+	// Finalized is true when this run wrote (or found) manifest.json.
+	Finalized     bool          `json:"finalized"`
+	Elapsed       time.Duration `json:"-"`
+	Seconds       float64       `json:"seconds"`
+	RecordsPerSec float64       `json:"records_per_second"`
 }
 
-// Run generates a dataset. Items are processed by a pool of workers; their
-// results pass through a reordering window so that records are written in
-// source order, which makes output identical for any number of workers.
+// Run generates a dataset, or one shard's parts of it. Items are processed
+// by a pool of workers; their results pass through a reordering window so
+// that records are written in source order. Part p holds the items with
+// index in [p·K, (p+1)·K), K = output.items_per_part, so that what a part
+// holds never depends on workers, shards or interruptions: a rerun skips
+// the parts already committed and writes the others again, byte for byte.
 func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	start := time.Now()
 	log := opts.Logger
@@ -59,6 +76,13 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
+	}
+	shard := opts.Shard
+	if shard.Count == 0 {
+		shard = WholeRun
+	}
+	if err := shard.check(); err != nil {
+		return nil, err
 	}
 	out := opts.Out
 	if out == "" {
@@ -72,48 +96,73 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	items, err := countItems(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Limit > 0 && opts.Limit < items {
+		items = opts.Limit
+	}
 	store, err := blob.Open(ctx, out)
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareOutput(ctx, store); err != nil {
-		return nil, err
-	}
-	snk, err := newSink(ctx, store, cfg.Output)
+	id := newRunIdentity(cfg, proc.configHash, items)
+	done, err := prepareOutput(ctx, store, id, opts.ForceNew, log)
 	if err != nil {
 		return nil, err
 	}
-
-	total := src.Count()
-	if opts.Limit > 0 && (total < 0 || opts.Limit < total) {
-		total = opts.Limit
+	mine := shard.Parts(id.Parts)
+	todo := map[int]bool{}
+	total := 0
+	for _, p := range mine {
+		if done[p] == nil {
+			todo[p] = true
+			total += min((p+1)*id.ItemsPerPart, items) - p*id.ItemsPerPart
+		}
 	}
-	log.Info("run", "out", store.String(), "items", total, "workers", workers, "seed", cfg.Seed)
+	note, _ := json.Marshal(shardNote{Shard: shard.Index, Of: shard.Count, Parts: mine})
+	if err := blob.Put(ctx, store, shardNoteKey(shard), note); err != nil {
+		return nil, fmt.Errorf("%s: %w", shardNoteKey(shard), err)
+	}
+	log.Info("run", "out", store.String(), "shard", shard.String(), "items", total, "parts", len(todo),
+		"parts_done_before", len(mine)-len(todo), "workers", workers, "seed", cfg.Seed)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Two parts in flight let one upload while the next is encoded; more
+	// encode in parallel when there are cores to spare.
+	snk := newSink(ctx, store, cfg.Output, proc.configHash, items, min(max(2, workers), 8))
+	written := &imageSet{keys: map[string]bool{}}
 
 	type job struct {
-		seq  int
-		task Task
+		seq, idx int
+		task     Task
 	}
-	type done struct {
-		seq int
-		out outcome
+	type result struct {
+		seq, idx int
+		out      outcome
+		line     []byte
+		err      error
 	}
 	// window bounds how far workers may run ahead of the writer, and so the
 	// memory held by finished but not yet written items.
 	window := make(chan struct{}, 4*workers)
 	jobs := make(chan job, workers)
-	results := make(chan done, workers)
+	results := make(chan result, workers)
 
 	var srcErr error
 	go func() {
 		defer close(jobs)
-		seq := 0
+		seq, idx := 0, 0
 		srcErr = src.Tasks(ctx, func(t Task) bool {
-			if opts.Limit > 0 && seq >= opts.Limit {
+			if idx >= items {
 				return false
+			}
+			i := idx
+			idx++
+			if !todo[i/id.ItemsPerPart] {
+				return true // another shard's part, or committed already
 			}
 			select {
 			case window <- struct{}{}:
@@ -121,7 +170,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 				return false
 			}
 			select {
-			case jobs <- job{seq: seq, task: t}:
+			case jobs <- job{seq: seq, idx: i, task: t}:
 			case <-ctx.Done():
 				return false
 			}
@@ -140,9 +189,19 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 				if it.ID == "" {
 					it.ID = j.task.ID
 				}
-				o := proc.process(it)
+				r := result{seq: j.seq, idx: j.idx, out: proc.process(it)}
+				if r.out.record != nil {
+					// Images go out before the record that names them
+					// reaches its part, so a committed part never points
+					// at a missing image.
+					r.err = written.put(ctx, store, r.out.images)
+					if r.err == nil {
+						r.line, r.err = json.Marshal(r.out.record)
+						r.line = append(r.line, '\n')
+					}
+				}
 				select {
-				case results <- done{seq: j.seq, out: o}:
+				case results <- r:
 				case <-ctx.Done():
 					return
 				}
@@ -151,32 +210,42 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	}
 	go func() { wg.Wait(); close(results) }()
 
-	pending := map[int]outcome{}
+	pending := map[int]result{}
 	next := 0
 	var writeErr error
+	var prog Progress
 	for d := range results {
 		if writeErr != nil {
 			continue // drain
 		}
-		pending[d.seq] = d.out
+		pending[d.seq] = d
 		for {
-			o, ok := pending[next]
+			r, ok := pending[next]
 			if !ok {
 				break
 			}
 			delete(pending, next)
-			if err := snk.write(o); err != nil {
+			err := r.err
+			if err == nil {
+				err = snk.write(r.idx, r.out, r.line)
+			}
+			if err != nil {
 				writeErr = err
 				cancel()
 				break
 			}
-			if o.reject != nil {
+			prog.Done++
+			if o := r.out; o.reject != nil {
+				prog.Rejects++
 				log.Debug("reject", "item", o.reject.Item, "code", o.reject.Code, "reason", o.reject.Reason)
+			} else {
+				prog.Records++
 			}
 			next++
 			<-window
 			if opts.OnProgress != nil {
-				opts.OnProgress(Progress{Total: total, Done: snk.totals.Items, Records: snk.totals.Records, Rejects: snk.rejCnt, Elapsed: time.Since(start)})
+				prog.Total, prog.Elapsed = total, time.Since(start)
+				opts.OnProgress(prog)
 			}
 		}
 	}
@@ -190,42 +259,91 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		snk.abort()
 		return nil, writeErr
 	}
-	m, err := snk.finish(Manifest{Generator: "boostgen " + Version, ConfigSHA256: proc.configHash, Seed: cfg.Seed})
+	committed, err := snk.finish()
 	if err != nil {
 		return nil, err
 	}
-	el := time.Since(start)
-	s := &Summary{
-		Out: store.String(), Items: m.Totals.Items, Records: m.Totals.Records, Rejects: m.Totals.Rejects,
-		RejectsByCode: m.Rejects.ByReason, Shards: len(m.Shards), Images: m.Totals.Images, Bytes: m.Totals.Bytes,
-		Elapsed: el, Seconds: el.Seconds(),
+	s := &Summary{Out: store.String(), Shard: shard.String(), PartsSkipped: len(mine) - len(todo), PartsWritten: len(committed)}
+	if shard.Count == 1 {
+		res, err := Finalize(ctx, store)
+		if err != nil {
+			return nil, err
+		}
+		m := res.Manifest
+		s.Finalized = true
+		s.Items, s.Records, s.Rejects, s.RejectsByCode = m.Totals.Items, m.Totals.Records, m.Totals.Rejects, m.Rejects.ByReason
+		s.Shards, s.Images, s.Bytes = len(m.Shards), m.Totals.Images, m.Totals.Bytes
+	} else {
+		// A shard sums up its own parts, the earlier ones included.
+		parts, err := committedParts(ctx, store, id, log)
+		if err != nil {
+			return nil, err
+		}
+		var mp []*partManifest
+		for _, p := range mine {
+			if parts[p] != nil {
+				mp = append(mp, parts[p])
+			}
+		}
+		sub := id
+		sub.Items = 0
+		for _, pm := range mp {
+			sub.Items += pm.ItemEnd - pm.ItemStart
+		}
+		m, _, err := buildManifest(sub, mp)
+		if err != nil {
+			return nil, err
+		}
+		s.Items, s.Records, s.Rejects, s.RejectsByCode = m.Totals.Items, m.Totals.Records, m.Totals.Rejects, m.Rejects.ByReason
+		s.Shards, s.Images, s.Bytes = len(m.Shards), m.Totals.Images, m.Totals.Bytes
 	}
+	el := time.Since(start)
+	s.Elapsed, s.Seconds = el, el.Seconds()
 	if el > 0 {
-		s.RecordsPerSec = float64(s.Records) / el.Seconds()
+		s.RecordsPerSec = float64(prog.Records) / el.Seconds()
 	}
 	return s, nil
 }
 
-// prepareOutput refuses to overwrite a finished dataset and clears the
-// leftovers of an interrupted run (parts and rejects without a manifest).
-func prepareOutput(ctx context.Context, store blob.Store) error {
-	done, err := blob.Exists(ctx, store, ManifestFile)
-	if err != nil {
-		return err
+// countItems is the source's size, counted by listing when the source
+// cannot say: the parts of a run are fixed before it starts.
+func countItems(ctx context.Context, src Source) (int, error) {
+	if n := src.Count(); n >= 0 {
+		return n, nil
 	}
-	if done {
-		return fmt.Errorf("%s already holds a finished dataset (%s); choose another --out or remove it", store, ManifestFile)
-	}
-	list, err := store.List(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, info := range list {
-		if strings.HasPrefix(info.Key, "part-") || info.Key == RejectsFile {
-			if err := store.Delete(ctx, info.Key); err != nil {
-				return err
+	n := 0
+	err := src.Tasks(ctx, func(Task) bool { n++; return true })
+	return n, err
+}
+
+// imageSet remembers the images this process has stored, so each is
+// checked and written once; several workers (or shards) writing the same
+// content-addressed key at once is harmless, since the bytes are equal.
+type imageSet struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (s *imageSet) put(ctx context.Context, store blob.Store, imgs []imageBlob) error {
+	for _, img := range imgs {
+		s.mu.Lock()
+		seen := s.keys[img.key]
+		s.mu.Unlock()
+		if seen {
+			continue
+		}
+		exists, err := blob.Exists(ctx, store, img.key)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if err := blob.Put(ctx, store, img.key, img.data); err != nil {
+				return fmt.Errorf("%s: %w", img.key, err)
 			}
 		}
+		s.mu.Lock()
+		s.keys[img.key] = true
+		s.mu.Unlock()
 	}
 	return nil
 }

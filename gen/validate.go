@@ -40,7 +40,9 @@ func (r *Report) fail(format string, args ...any) {
 }
 
 // Validate checks a dataset as a reader would see it: the manifest against
-// its schema; every shard it lists against its size, checksum and record
+// its schema, and _SUCCESS beside it (finalize writes it last); the item
+// ranges of the parts (in order, no overlap, items = records + rejects);
+// every shard it lists against its size, checksum and record
 // count; every record against the record schema and the rules the schema
 // cannot state (unique ids, one <image> per image, alternating turns,
 // images present, turns in meta matching the conversation); the rejects file
@@ -60,6 +62,19 @@ func Validate(ctx context.Context, store blob.Store) Report {
 	if err := json.Unmarshal(mb, &m); err != nil {
 		r.fail("%s: %v", ManifestFile, err)
 		return r
+	}
+	if ok, err := blob.Exists(ctx, store, SuccessFile); err != nil || !ok {
+		r.fail("%s: missing (finalize did not finish: run boostgen finalize %s)", SuccessFile, store)
+	}
+	if m.Totals.Items != m.Totals.Records+m.Totals.Rejects {
+		r.fail("%s: totals.items is %d but records + rejects is %d", ManifestFile, m.Totals.Items, m.Totals.Records+m.Totals.Rejects)
+	}
+	end := 0
+	for _, sh := range m.Shards {
+		if m.ItemsPerPart > 0 && (sh.ItemStart < end || sh.ItemEnd <= sh.ItemStart || sh.ItemEnd > m.Totals.Items || sh.ItemStart != sh.Part*m.ItemsPerPart) {
+			r.fail("%s: %s covers items [%d, %d), which is out of order, overlaps, or does not match part %d", ManifestFile, sh.Path, sh.ItemStart, sh.ItemEnd, sh.Part)
+		}
+		end = sh.ItemEnd
 	}
 	ids := map[string]string{}
 	images := map[string]bool{}

@@ -17,16 +17,19 @@ import (
 
 type runOptions struct {
 	*globalOptions
-	config  string
-	out     string
-	seed    uint64
-	limit   int
-	workers int
-	json    bool
-	noBar   bool
+	config   string
+	out      string
+	seed     uint64
+	limit    int
+	workers  int
+	json     bool
+	noBar    bool
+	shard    string
+	forceNew bool
 
-	cfg     *gen.Config
-	cluster *clusterRun
+	cfg       *gen.Config
+	shardSpec gen.Shard
+	cluster   *clusterRun
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -36,15 +39,30 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 		Short: "Generate a dataset from a config",
 		Long: `Run reads a config (validated against schemas/config.schema.json before any
 work starts), generates one record per usable item, and writes to the output
-folder: part-NNNNN.jsonl.zst shards, images/ (content-addressed), rejects.jsonl
-(every item that became no record, with the reason) and manifest.json, last.
+folder or s3://bucket/prefix: part-NNNNN.jsonl.zst shards, images/
+(content-addressed), rejects.jsonl (every item that became no record, with
+the reason) and manifest.json, last.
 
-The same config and seed give byte-identical shards for any --workers.`,
+The same config and seed give byte-identical shards for any --workers.
+
+Runs resume: part p holds items p*K to p*K+K-1 (K = output.items_per_part),
+and each finished part is committed with a part manifest under _parts/.
+Rerunning the same command after a crash, a kill or Ctrl-C skips the
+committed parts and writes the rest; the result is byte-identical to an
+uninterrupted run. A different config on the same output is refused unless
+--force-new, which deletes the old run first.
+
+--shard I/N writes only the parts p with p mod N = I, so N processes on N
+machines can share one output; then run boostgen finalize OUT once.`,
 		Example: `  # The built-in synthetic scenes: 240 single-view and 120 multi-view records.
   boostgen run examples/quickstart.yaml --out out/quickstart
 
   # A quick look: 20 items, another seed, a JSON summary on stdout.
-  boostgen run examples/quickstart.yaml --out /tmp/try --limit 20 --seed 7 --json`,
+  boostgen run examples/quickstart.yaml --out /tmp/try --limit 20 --seed 7 --json
+
+  # To S3 (or MinIO, R2...), in three processes, then finalize.
+  boostgen run cfg.yaml --out s3://bucket/ds --shard 0/3   # and 1/3, 2/3
+  boostgen finalize s3://bucket/ds`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.cluster.enabled {
@@ -66,6 +84,8 @@ The same config and seed give byte-identical shards for any --workers.`,
 	f.IntVar(&o.workers, "workers", 0, "parallel workers (0 = one per CPU)")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout")
 	f.BoolVar(&o.noBar, "no-progress", false, "no progress bar, even on a terminal")
+	f.StringVar(&o.shard, "shard", "", "write only shard I of N (I/N, such as 0/3); finalize with boostgen finalize")
+	f.BoolVar(&o.forceNew, "force-new", false, "delete an output started with another config instead of refusing")
 	o.cluster = addClusterRun(cmd)
 	return cmd
 }
@@ -93,6 +113,13 @@ func (o *runOptions) validate() error {
 	if o.cfg.Seed == 0 {
 		return fmt.Errorf("--seed 0: seeds start at 1")
 	}
+	if o.shard != "" {
+		sh, err := gen.ParseShard(o.shard)
+		if err != nil {
+			return err
+		}
+		o.shardSpec = sh
+	}
 	return nil
 }
 
@@ -101,6 +128,7 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	progress := newProgress(stderr, o.noBar)
 	sum, err := gen.Run(cmd.Context(), o.cfg, gen.RunOptions{
 		Out: o.out, Workers: o.workers, Limit: o.limit,
+		Shard: o.shardSpec, ForceNew: o.forceNew,
 		Logger: o.logger(), OnProgress: progress.update,
 	})
 	progress.finish()
@@ -152,7 +180,11 @@ func printSummary(w io.Writer, s *gen.Summary) {
 	for _, c := range codes {
 		fmt.Fprintf(w, "  rejected %-12s %d\n", c+":", s.RejectsByCode[c])
 	}
-	fmt.Fprintf(w, "  wrote %d shards (%s), %d images to %s\n", s.Shards, humanBytes(s.Bytes), s.Images, s.Out)
+	fmt.Fprintf(w, "  %d part files (%d written now, %d from an earlier run), %d images, %s of parts in %s\n",
+		s.Shards, s.PartsWritten, s.PartsSkipped, s.Images, humanBytes(s.Bytes), s.Out)
+	if !s.Finalized {
+		fmt.Fprintf(w, "  shard %s done; once every shard is, run: boostgen finalize %s\n", s.Shard, s.Out)
+	}
 }
 
 func humanBytes(n int64) string {
