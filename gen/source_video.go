@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/disintegration/imaging"
 
@@ -39,6 +40,18 @@ type videoSource struct {
 	lpips  *lpips.Model
 	mine   filters.MineOptions
 	report *FilterReport
+
+	// mined remembers each video's pairs: a run lists a source twice (to
+	// count its items, then to process them), and mining is the expensive
+	// part of listing.
+	mu    sync.Mutex
+	mined map[string]minedPairs
+}
+
+type minedPairs struct {
+	pairs  []filters.Pair
+	method string
+	err    error
 }
 
 // ffmpegPath finds ffmpeg: the config, then $BOOSTGEN_FFMPEG, then PATH.
@@ -132,7 +145,7 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 			}
 			continue
 		}
-		pairs, method, err := s.pairs(ctx, frames)
+		pairs, method, err := s.pairsOnce(ctx, path, frames)
 		if err != nil {
 			if !failed(rel, reject(RejectSource, "video %s: %v", rel, err)) {
 				return ctx.Err()
@@ -173,6 +186,23 @@ type frame struct {
 
 func (f frame) view(n int) scene.View {
 	return scene.View{Name: fmt.Sprintf("frame %06d", n), Image: scene.Image{Bytes: f.jpg, Ext: ".jpg"}, W: f.w, H: f.h}
+}
+
+// pairsOnce is pairs, computed once per video (see videoSource.mined).
+func (s *videoSource) pairsOnce(ctx context.Context, path string, frames []frame) ([]filters.Pair, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.mined[path]; ok {
+		return m.pairs, m.method, m.err
+	}
+	pairs, method, err := s.pairs(ctx, frames)
+	if ctx.Err() == nil {
+		if s.mined == nil {
+			s.mined = map[string]minedPairs{}
+		}
+		s.mined[path] = minedPairs{pairs, method, err}
+	}
+	return pairs, method, err
 }
 
 func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair, string, error) {

@@ -180,6 +180,7 @@ var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".web
 func ReadTar(r io.Reader, shard string, yield func(Sample) bool) error {
 	tr := tar.NewReader(r)
 	pending := map[string]*Sample{}
+	done := map[string]bool{} // stems already yielded: one sample per stem
 	var order []string
 	for {
 		hdr, err := tr.Next()
@@ -189,15 +190,10 @@ func ReadTar(r io.Reader, shard string, yield func(Sample) bool) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", shard, err)
 		}
-		if hdr.Typeflag != tar.TypeReg {
+		stem, ok := sampleStem(hdr)
+		if !ok || done[stem] {
 			continue
 		}
-		base := path.Base(hdr.Name)
-		ext := strings.ToLower(path.Ext(base))
-		if strings.HasPrefix(base, ".") || (ext != ".json" && !imageExts[ext]) {
-			continue
-		}
-		stem := strings.TrimSuffix(base, path.Ext(base))
 		s := pending[stem]
 		if s == nil {
 			s = &Sample{Name: stem}
@@ -210,13 +206,15 @@ func ReadTar(r io.Reader, shard string, yield func(Sample) bool) error {
 		} else if data, err = io.ReadAll(tr); err != nil {
 			return fmt.Errorf("%s: %s: %w", shard, hdr.Name, err)
 		}
-		if ext == ".json" {
+		base := path.Base(hdr.Name)
+		if strings.EqualFold(path.Ext(base), ".json") {
 			s.JSON = data
 		} else {
 			s.Image, s.ImageName = data, base
 		}
 		if s.Err != nil || (s.JSON != nil && s.Image != nil) {
 			delete(pending, stem)
+			done[stem] = true
 			if !yield(*s) {
 				return nil
 			}
@@ -238,6 +236,40 @@ func ReadTar(r io.Reader, shard string, yield func(Sample) bool) error {
 		}
 	}
 	return nil
+}
+
+// CountTar is the number of samples ReadTar yields for a shard, counted
+// from the member headers alone (archive/tar seeks over the contents of a
+// file).
+func CountTar(r io.Reader) (int, error) {
+	tr := tar.NewReader(r)
+	stems := map[string]bool{}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return len(stems), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if s, ok := sampleStem(hdr); ok {
+			stems[s] = true
+		}
+	}
+}
+
+// sampleStem is the stem of a member ReadTar reads ("sa_1" for
+// "sa_1.jpg"), or false for members it skips.
+func sampleStem(hdr *tar.Header) (string, bool) {
+	if hdr.Typeflag != tar.TypeReg {
+		return "", false
+	}
+	base := path.Base(hdr.Name)
+	ext := strings.ToLower(path.Ext(base))
+	if strings.HasPrefix(base, ".") || (ext != ".json" && !imageExts[ext]) {
+		return "", false
+	}
+	return strings.TrimSuffix(base, path.Ext(base)), true
 }
 
 // FolderSample reads the pair for the image at path: the image and the

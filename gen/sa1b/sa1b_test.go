@@ -100,6 +100,9 @@ func TestReadTar(t *testing.T) {
 	add("sa_3.jpg", "lonely image")
 	add("sub/sa_4.json", "lonely json")
 	tw.Close()
+	if n, err := CountTar(bytes.NewReader(buf.Bytes())); err != nil || n != 4 {
+		t.Fatalf("CountTar = %d, %v; want the 4 samples ReadTar yields", n, err)
+	}
 	var got []Sample
 	if err := ReadTar(&buf, "shard.tar", func(s Sample) bool { got = append(got, s); return true }); err != nil {
 		t.Fatal(err)
