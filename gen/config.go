@@ -27,6 +27,8 @@ type Config struct {
 	Output    OutputConfig    `json:"output"`
 	// Filters is set when the config has a filters section (gen/source_config.go).
 	Filters *FiltersConfig `json:"filters,omitempty"`
+	// Models is set when the config has a models section (gen/models.go).
+	Models *ModelsConfig `json:"models,omitempty"`
 
 	// dir is the config file's folder; relative paths are resolved from it.
 	dir string
@@ -69,6 +71,10 @@ type GeometryConfig struct {
 	Cube          string        `json:"cube,omitempty"`
 	Floor         FloorConfig   `json:"floor"`
 	Outliers      OutlierConfig `json:"outliers"`
+	// Depth and Multiview choose where depth and camera poses come from:
+	// the source, or a model (gen/models.go).
+	Depth     string `json:"depth,omitempty"`
+	Multiview string `json:"multiview,omitempty"`
 }
 
 type FloorConfig struct {
@@ -216,6 +222,15 @@ func (c *Config) applyDefaults() {
 	if g.Outliers.Erode == nil {
 		g.Outliers.Erode = ptr(cd.Erode)
 	}
+	if g.Depth == "" {
+		g.Depth = DepthSource
+	}
+	if g.Multiview == "" {
+		g.Multiview = MultiviewPoses
+	}
+	if c.Models != nil {
+		c.Models.applyDefaults()
+	}
 	t := &c.Templates
 	if t.Order == "" {
 		t.Order = "forward"
@@ -256,7 +271,7 @@ func (c *Config) check() error {
 	if err := c.checkSources(); err != nil {
 		return err
 	}
-	return nil
+	return c.checkModels()
 }
 
 // Resolve turns a path from the config into one usable from the working

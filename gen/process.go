@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -46,6 +47,7 @@ type processor struct {
 	floor      geometry.FloorOptions
 	cloud      geometry.CloudOptions
 	configHash string
+	models     *modelSet // nil unless a geometry mode uses models
 }
 
 func newProcessor(cfg *Config) (*processor, error) {
@@ -61,7 +63,11 @@ func newProcessor(cfg *Config) (*processor, error) {
 	fo := geometry.DefaultFloorOptions
 	fo.Iterations, fo.InlierDist, fo.MaxTiltDeg = g.Floor.Iterations, g.Floor.InlierDistM, g.Floor.MaxTiltDeg
 	co := geometry.CloudOptions{Erode: *g.Outliers.Erode, GapM: *g.Outliers.DepthGapM, GapRel: *g.Outliers.DepthGapRel, Stride: 1}
-	return &processor{cfg: cfg, bank: bank, floor: fo, cloud: co, configHash: cfg.Hash()}, nil
+	models, err := loadModels(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &processor{cfg: cfg, bank: bank, floor: fo, cloud: co, configHash: cfg.Hash(), models: models}, nil
 }
 
 // itemRand gives each item its own random stream, a function of the seed
@@ -96,7 +102,12 @@ func imageKey(img scene.Image) string {
 }
 
 func (p *processor) process(it *scene.Item) outcome {
-	rec, err := p.record(it)
+	return p.processContext(context.Background(), it)
+}
+
+// processContext is process with a context for the model calls.
+func (p *processor) processContext(ctx context.Context, it *scene.Item) outcome {
+	rec, err := p.recordContext(ctx, it)
 	if err != nil {
 		code := RejectSource
 		var re *rejectError
@@ -257,7 +268,17 @@ type analysis struct {
 }
 
 func (p *processor) record(it *scene.Item) (*Record, error) {
+	return p.recordContext(context.Background(), it)
+}
+
+// recordContext runs the configured models (withModels), then the geometry
+// and the planner, and assembles the record.
+func (p *processor) recordContext(ctx context.Context, it *scene.Item) (*Record, error) {
 	rng := itemRand(p.cfg.Seed, it.ID)
+	geo, err := p.withModels(ctx, it)
+	if err != nil {
+		return nil, err
+	}
 	an, err := p.analyze(it, rng)
 	if err != nil {
 		return nil, err
@@ -312,7 +333,9 @@ func (p *processor) record(it *scene.Item) (*Record, error) {
 	if err != nil {
 		return nil, reject(RejectNoPair, "%v", err)
 	}
-	return p.assemble(it, an.anchor, an.frame, pl, objs, skipped), nil
+	rec := p.assemble(it, an.anchor, an.frame, pl, objs, skipped)
+	rec.Meta.Geometry = geo
+	return rec, nil
 }
 
 // chooseAnchor picks the view pixel turns are asked about (Appendix C:

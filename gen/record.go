@@ -44,6 +44,8 @@ type Meta struct {
 	SkippedObjects []SkippedObject      `json:"skipped_objects,omitempty"`
 	// Filters is what the filter stages measured (docs/sources.md).
 	Filters *scene.FilterMeta `json:"filters,omitempty"`
+	// Geometry is set when models estimated the geometry (gen/models.go).
+	Geometry *GeometryMeta `json:"geometry,omitempty"`
 }
 
 // Provenance names the source item a record was made from.
@@ -109,4 +111,28 @@ type Reject struct {
 	Index  int    `json:"index"`
 	Code   string `json:"code"`
 	Reason string `json:"reason"`
+}
+
+// GeometryMeta says where a record's depth, intrinsics and camera poses
+// came from when models estimated them (absent when the source's own
+// geometry was used as is).
+type GeometryMeta struct {
+	Depth      string `json:"depth"`               // "source", "depthpro" or "vggt"
+	Intrinsics string `json:"intrinsics"`          // "source", "depthpro", "vggt" or "mixed"
+	Multiview  string `json:"multiview,omitempty"` // multi-view items: "poses" or "vggt"
+	// Scale is how model units became meters, when they were not metric
+	// already.
+	Scale *ScaleMeta `json:"scale,omitempty"`
+}
+
+// ScaleMeta is a scale applied to model output: metric = factor × model.
+type ScaleMeta struct {
+	// Method: "source_depth" (median ratio to the dataset's depth),
+	// "depthpro" (median ratio to Depth-Pro on the first view) or
+	// "source_focal" (Depth-Pro's depth rescaled to the source's focal
+	// length, as Depth-Pro does when given one).
+	Method string  `json:"method"`
+	Factor float64 `json:"factor"`
+	// Pixels is how many pixel ratios the median was taken over.
+	Pixels int `json:"pixels,omitempty"`
 }

@@ -67,7 +67,7 @@ Start with the built-in synthetic scenes, which need no network and no models:
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every reject and stage detail")
-	root.AddCommand(newRunCommand(g), newValidateCommand(g), newFinalizeCommand(g), newVersionCommand(),
+	root.AddCommand(newRunCommand(g), newValidateCommand(g), newFinalizeCommand(g), newStatsCommand(g), newPreviewCommand(g), newVersionCommand(),
 		drivercmd.NewTrainCommand(drivercmd.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
 	return root
 }
