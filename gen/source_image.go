@@ -16,6 +16,7 @@ import (
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/internal/models/clip"
 	"github.com/boostgen/boostgen/internal/models/lpips"
+	"github.com/boostgen/boostgen/internal/ort"
 )
 
 // imageStage turns one image (and its optional SA-1B-style annotation file)
@@ -71,7 +72,7 @@ func loadCLIP(cfg *Config) (*clip.Model, error) {
 	c.VocabPath = cfg.Resolve(mc.Vocab)
 	c.TextEmbeddings = cfg.Resolve(mc.TextEmbeddings)
 	c.Size = mc.Size
-	c.ORT.Library = mc.ORTLibrary
+	c.ORT = filterORT(cfg, mc.ORTLibrary)
 	m, err := clip.New(c)
 	if err != nil {
 		return nil, fmt.Errorf("filters.clip_model: %w", err)
@@ -79,12 +80,26 @@ func loadCLIP(cfg *Config) (*clip.Model, error) {
 	return m, nil
 }
 
+// filterORT runs the filter models like the geometry models (the models
+// section's library, provider and threads) when there is a models
+// section; lib, when set, names the library.
+func filterORT(cfg *Config, lib string) ort.Options {
+	var o ort.Options
+	if m := cfg.Models; m != nil {
+		o = ort.Options{Library: cfg.Resolve(m.ORTLibrary), Provider: m.Provider, IntraOpThreads: m.IntraOpThreads, InterOpThreads: m.InterOpThreads}
+	}
+	if lib != "" {
+		o.Library = cfg.Resolve(lib)
+	}
+	return o
+}
+
 func loadLPIPS(cfg *Config) (*lpips.Model, error) {
 	mc := cfg.Filters.LPIPSModel
 	c := lpips.Defaults()
 	c.Path = cfg.Resolve(mc.Path)
 	c.Size = mc.Size
-	c.ORT.Library = mc.ORTLibrary
+	c.ORT = filterORT(cfg, mc.ORTLibrary)
 	m, err := lpips.New(c)
 	if err != nil {
 		return nil, fmt.Errorf("filters.lpips_model: %w", err)
@@ -111,7 +126,7 @@ func (st *imageStage) item(ctx context.Context, id string, index int, s sa1b.Sam
 	if st.clip != nil {
 		sc, err := st.clip.Score(ctx, img.Pixels)
 		if err != nil {
-			return fail(RejectSource, "%s: clip filter: %v", s.ImageName, err)
+			return fail(RejectModel, "%s: clip filter: %v", s.ImageName, err)
 		}
 		st.report.addCLIP(sc)
 		meta.CLIP = &scene.CLIPMeta{BestLabel: sc.Best, Positive: sc.Positive, Prob: sc.Prob, Margin: sc.Margin}
@@ -145,7 +160,7 @@ func (st *imageStage) item(ctx context.Context, id string, index int, s sa1b.Sam
 		if st.namer != nil && len(unnamed) > 0 {
 			nm, err := st.name(ctx, img, inst, unnamed)
 			if err != nil {
-				return fail(RejectSource, "%s: naming masks: %v", s.ImageName, err)
+				return fail(RejectModel, "%s: naming masks: %v", s.ImageName, err)
 			}
 			for _, o := range nm.Objects {
 				if o.Label != "" {

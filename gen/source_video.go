@@ -147,7 +147,7 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 		}
 		pairs, method, err := s.pairsOnce(ctx, path, frames)
 		if err != nil {
-			if !failed(rel, reject(RejectSource, "video %s: %v", rel, err)) {
+			if !failed(rel, reject(RejectModel, "video %s: %v", rel, err)) {
 				return ctx.Err()
 			}
 			continue
