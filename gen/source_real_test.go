@@ -338,3 +338,16 @@ func TestVideoSourceNeedsFFmpeg(t *testing.T) {
 		t.Fatalf("error %v, want a clear startup error", err)
 	}
 }
+
+// The example configs of the real sources are valid as written.
+func TestSourceExampleConfigsAreValid(t *testing.T) {
+	for _, name := range []string{"sa1b.yaml", "video.yaml"} {
+		cfg, err := LoadConfig(filepath.Join("..", "examples", name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cfg.Filters == nil {
+			t.Fatalf("%s: no filters section", name)
+		}
+	}
+}
