@@ -231,3 +231,36 @@ filters:
 		t.Fatalf("%d tasks the second time, report %+v", n, rep.Pairs)
 	}
 }
+
+// ScanNet-layout scans with filters.lpips: frame pairs mined in pose order
+// become two-view items with the scan's own depth and poses, and records.
+func TestScanNetLPIPSPairs(t *testing.T) {
+	lib := onnxtest.Library(t)
+	dir := t.TempDir()
+	scans := filepath.Join(dir, "scans")
+	gen, err := ParseConfig([]byte(fmt.Sprintf("seed: 4\nsource: {type: synthetic, synthetic: {width: 160, height: 120, sets: [{views: 8, scenes: 3}], export_dir: %q}}", scans)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), gen, RunOptions{Out: filepath.Join(dir, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	model := tinyLPIPS(t, dir, 32)
+	sum, out := runConfig(t, fmt.Sprintf(`seed: 4
+source: {type: scannet, scannet: {root: %q}}
+filters:
+  lpips: {min: 0, max: 100, per_frame: 1}
+  lpips_model: {path: %q, size: 32, ort_library: %q}
+`, scans, model, lib))
+	// 8 frames, one pair each: 4 pairs per scene.
+	t.Logf("%d items, %d records, rejects %v", sum.Items, sum.Records, sum.RejectsByCode)
+	if sum.Items != 12 || sum.Records == 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	for _, r := range readRecords(t, out) {
+		p := r.Meta.Filters.Pair
+		if len(r.Meta.Source.Views) != 2 || p == nil || p.Method != "lpips-pose" || p.LPIPS == nil || !strings.Contains(r.ID, "#") {
+			t.Fatalf("record %s: views %v, pair %+v", r.ID, r.Meta.Source.Views, p)
+		}
+	}
+}
