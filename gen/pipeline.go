@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer proc.Close() // releases model sessions
 	src, err := NewSource(cfg)
 	if err != nil {
 		return nil, err
@@ -189,7 +190,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 				if it.ID == "" {
 					it.ID = j.task.ID
 				}
-				r := result{seq: j.seq, idx: j.idx, out: proc.process(it)}
+				r := result{seq: j.seq, idx: j.idx, out: proc.processContext(ctx, it)}
 				if r.out.record != nil {
 					// Images go out before the record that names them
 					// reaches its part, so a committed part never points
