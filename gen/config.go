@@ -25,6 +25,8 @@ type Config struct {
 	Geometry  GeometryConfig  `json:"geometry"`
 	Templates TemplatesConfig `json:"templates"`
 	Output    OutputConfig    `json:"output"`
+	// Filters is set when the config has a filters section (gen/source_config.go).
+	Filters *FiltersConfig `json:"filters,omitempty"`
 	// Models is set when the config has a models section (gen/models.go).
 	Models *ModelsConfig `json:"models,omitempty"`
 	// LLM turns on the GPT stages (gen/llm.go); nil when absent.
@@ -38,6 +40,9 @@ type SourceConfig struct {
 	Type      string           `json:"type"`
 	Synthetic *SyntheticConfig `json:"synthetic,omitempty"`
 	ScanNet   *ScanNetConfig   `json:"scannet,omitempty"`
+	Folder    *FolderConfig    `json:"folder,omitempty"`
+	SA1B      *SA1BConfig      `json:"sa1b,omitempty"`
+	Video     *VideoConfig     `json:"video,omitempty"`
 }
 
 type SyntheticConfig struct {
@@ -179,6 +184,7 @@ func (c *Config) applyDefaults() {
 			s.MaxObjects = 8
 		}
 	}
+	c.applySourceDefaults()
 	if c.Source.ScanNet != nil && c.Source.ScanNet.MaxViews == 0 {
 		c.Source.ScanNet.MaxViews = 8
 	}
@@ -266,6 +272,9 @@ func (c *Config) check() error {
 		if c.Source.ScanNet == nil {
 			return fmt.Errorf("source.scannet: required when source.type is scannet")
 		}
+	}
+	if err := c.checkSources(); err != nil {
+		return err
 	}
 	if c.LLM != nil {
 		if err := c.LLM.check(); err != nil {

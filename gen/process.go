@@ -457,6 +457,7 @@ func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, p
 			Points:         pl.Points,
 			Turns:          pl.Turns,
 			SkippedObjects: skipped,
+			Filters:        it.Filters,
 		},
 	}
 }

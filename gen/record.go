@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/templates"
 )
 
@@ -41,6 +42,8 @@ type Meta struct {
 	Points         []templates.PointRef `json:"points,omitempty"`
 	Turns          []templates.Turn     `json:"turns"`
 	SkippedObjects []SkippedObject      `json:"skipped_objects,omitempty"`
+	// Filters is what the filter stages measured (docs/sources.md).
+	Filters *scene.FilterMeta `json:"filters,omitempty"`
 	// Geometry is set when models estimated the geometry (gen/models.go).
 	Geometry *GeometryMeta `json:"geometry,omitempty"`
 

@@ -43,7 +43,17 @@ func NewSource(cfg *Config) (Source, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("source.scannet.root: %s is not a folder", root)
 		}
-		return &scannetSource{root: root, maxViews: cfg.Source.ScanNet.MaxViews}, nil
+		scenes := &scannetSource{root: root, maxViews: cfg.Source.ScanNet.MaxViews}
+		if cfg.Filters != nil && cfg.Filters.LPIPS != nil {
+			return newScanNetPairSource(cfg, scenes) // source_scannet_pairs.go
+		}
+		return scenes, nil
+	case "folder":
+		return newFolderSource(cfg)
+	case "sa1b":
+		return newSA1BSource(cfg)
+	case "video":
+		return newVideoSource(cfg)
 	}
 	return nil, fmt.Errorf("source.type: unknown %q", cfg.Source.Type)
 }

@@ -131,30 +131,40 @@ func (b *Bank) Plan(in Input) (*Plan, error) {
 	}
 	in.Rng.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
 
-	for _, pr := range pairs {
-		A, B := in.Objects[pr.a], in.Objects[pr.b]
-		if !geometry.Answerable(geometry.Left, A.Vis, B.Vis) || math.Abs(geometry.Margin(geometry.Left, A.Cube, B.Cube)) < in.MinMargin {
-			continue
+	// Two passes: first only pairs that show the relation this item is meant
+	// to ask about, then any answerable relation. Falling back only when no
+	// pair will do keeps each relation's true/false targets following the
+	// item index, which is what balances them over a dataset.
+	for _, strict := range []bool{true, false} {
+		for _, pr := range pairs {
+			A, B := in.Objects[pr.a], in.Objects[pr.b]
+			if !geometry.Answerable(geometry.Left, A.Vis, B.Vis) || math.Abs(geometry.Margin(geometry.Left, A.Cube, B.Cube)) < in.MinMargin {
+				continue
+			}
+			rel, ok := b.chooseRelation(in, A, B, strict)
+			if !ok {
+				continue
+			}
+			pts, ok := choosePoints(cands[pr.a], cands[pr.b], in.MinDepthGap)
+			if !ok {
+				continue
+			}
+			return b.build(in, A, B, rel, pts), nil
 		}
-		rel, ok := b.chooseRelation(in, A, B)
-		if !ok {
-			continue
-		}
-		pts, ok := choosePoints(cands[pr.a], cands[pr.b], in.MinDepthGap)
-		if !ok {
-			continue
-		}
-		return b.build(in, A, B, rel, pts), nil
 	}
 	return nil, fmt.Errorf("%w: none of %d pairs has clear left/right, another clear relation and comparable points", ErrNoPlan, len(pairs))
 }
 
 // chooseRelation picks the fourth object turn's relation, rotating through
-// the relations by item index so that each is asked about as often, and
-// skipping those the pair does not show clearly.
-func (b *Bank) chooseRelation(in Input, A, B PlanObject) (geometry.Relation, bool) {
+// the relations by item index so that each is asked about as often; strict
+// takes only that relation, otherwise the next ones the pair shows clearly.
+func (b *Bank) chooseRelation(in Input, A, B PlanObject, strict bool) (geometry.Relation, bool) {
 	start := in.Index % len(otherRelations)
-	for k := range otherRelations {
+	tries := len(otherRelations)
+	if strict {
+		tries = 1
+	}
+	for k := 0; k < tries; k++ {
 		r := otherRelations[(start+k)%len(otherRelations)]
 		if r == geometry.Bigger && (A.Sized || B.Sized) {
 			continue // "large red box" would give the answer away

@@ -146,13 +146,38 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	report := o.cfg.FilterReport()
 	if o.json {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return enc.Encode(struct {
+			*gen.Summary
+			Filters *gen.FilterReport `json:"filters,omitempty"`
+		}{sum, report})
 	}
 	printSummary(stderr, sum)
+	printFilterReport(stderr, report)
 	return nil
+}
+
+// printFilterReport adds the filter stages' decisions to the summary.
+func printFilterReport(w io.Writer, r *gen.FilterReport) {
+	if r == nil {
+		return
+	}
+	for _, c := range r.CLIP {
+		sign := "-"
+		if c.Positive {
+			sign = "+"
+		}
+		fmt.Fprintf(w, "  clip %s %-52q kept %d, dropped %d\n", sign, c.Label, c.Kept, c.Dropped)
+	}
+	if n := r.Naming; n != nil {
+		fmt.Fprintf(w, "  naming: %d masks named, %d ambiguous (left unnamed)\n", n.Named, n.Ambiguous)
+	}
+	if p := r.Pairs; p != nil && p.Frames > 0 {
+		fmt.Fprintf(w, "  lpips: %d pairs from %d frames, %.1f evaluations per frame\n", p.Pairs, p.Frames, float64(p.Evaluations)/float64(p.Frames))
+	}
 }
 
 func printSummary(w io.Writer, s *gen.Summary) {

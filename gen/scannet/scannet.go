@@ -268,13 +268,18 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 	}
 	b := dimg.Bounds()
 	if b.Dx() != v.W || b.Dy() != v.H {
-		return v, fmt.Errorf("scannet: %s: depth is %d×%d but color is %d×%d", dpath, b.Dx(), b.Dy(), v.W, v.H)
-	}
-	v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: make([]float32, v.W*v.H)}
-	for j := 0; j < v.H; j++ {
-		for i := 0; i < v.W; i++ {
-			mm := color.Gray16Model.Convert(dimg.At(b.Min.X+i, b.Min.Y+j)).(color.Gray16).Y
-			v.Depth.Z[j*v.W+i] = float32(mm) / 1000
+		// Real exports store depth smaller than color (640×480 beside
+		// 1296×968): register it through both intrinsics (register.go).
+		if v.Depth, err = registerDepth(dir, dpath, dimg, v.K); err != nil {
+			return v, err
+		}
+	} else {
+		v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: make([]float32, v.W*v.H)}
+		for j := 0; j < v.H; j++ {
+			for i := 0; i < v.W; i++ {
+				mm := color.Gray16Model.Convert(dimg.At(b.Min.X+i, b.Min.Y+j)).(color.Gray16).Y
+				v.Depth.Z[j*v.W+i] = float32(mm) / 1000
+			}
 		}
 	}
 

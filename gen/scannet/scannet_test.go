@@ -2,6 +2,11 @@ package scannet_test
 
 import (
 	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -81,14 +86,15 @@ func TestReadErrorsNameTheFile(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, b[:len(b)/2], 0o644)
 		}, "depth/0.png"},
-		{"depth of another size", func(dir string) {
+		{"depth of another size without depth intrinsics", func(dir string) {
 			sc2, _ := synthetic.Generate(1, 0, 1, synthetic.Options{Width: 32, Height: 24, MinObjects: 2, MaxObjects: 3})
 			it2, _, _ := sc2.Item("t")
 			d2 := filepath.Join(filepath.Dir(dir), "other")
 			scannet.Write(d2, it2, nil)
 			b, _ := os.ReadFile(filepath.Join(d2, "depth", "0.png"))
 			os.WriteFile(filepath.Join(dir, "depth", "0.png"), b, 0o644)
-		}, "depth is 32×24 but color is 64×48"},
+			os.Remove(filepath.Join(dir, "intrinsic", "intrinsic_depth.txt"))
+		}, "depth is 32×24 but color is 64×48, and without"},
 		{"no color", func(dir string) { os.RemoveAll(filepath.Join(dir, "color")) }, "color"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,5 +108,45 @@ func TestReadErrorsNameTheFile(t *testing.T) {
 				t.Fatalf("error %v, want it to mention %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Depth smaller than color (as real exports store it) is registered to the
+// color pixels through both intrinsics.
+func TestReadRegistersSmallerDepth(t *testing.T) {
+	sc, _ := synthetic.Generate(2, 0, 1, synthetic.Options{Width: 64, Height: 48, MinObjects: 2, MaxObjects: 3})
+	it, _, _ := sc.Item("s")
+	dir := filepath.Join(t.TempDir(), "scene")
+	if err := scannet.Write(dir, it, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Half-size depth: every other pixel of the full one, and intrinsics
+	// halved (fx/2, cx/2: pixel centres at integer coordinates).
+	full := it.Views[0].Depth
+	half := image.NewGray16(image.Rect(0, 0, 32, 24))
+	for j := 0; j < 24; j++ {
+		for i := 0; i < 32; i++ {
+			half.SetGray16(i, j, color.Gray16{Y: uint16(float64(full.Z[2*j*64+2*i])*1000 + 0.5)})
+		}
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, half)
+	os.WriteFile(filepath.Join(dir, "depth", "0.png"), buf.Bytes(), 0o644)
+	k := it.Views[0].K
+	os.WriteFile(filepath.Join(dir, "intrinsic", "intrinsic_depth.txt"), []byte(fmt.Sprintf("%v 0 %v 0\n0 %v %v 0\n0 0 1 0\n0 0 0 1\n", k.Fx/2, k.Cx/2, k.Fy/2, k.Cy/2)), 0o644)
+	back, err := scannet.Read(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := back.Views[0].Depth
+	if d.W != 64 || d.H != 48 {
+		t.Fatalf("registered depth is %d×%d", d.W, d.H)
+	}
+	for j := 0; j < 48; j += 2 {
+		for i := 0; i < 64; i += 2 {
+			if got, want := d.Z[j*64+i], full.Z[j*64+i]; math.Abs(float64(got-want)) > 0.0011 {
+				t.Fatalf("pixel (%d,%d): %v, want %v", i, j, got, want)
+			}
+		}
 	}
 }

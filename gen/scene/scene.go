@@ -50,6 +50,8 @@ type Item struct {
 	// Captions are the source's own scene descriptions (short, detailed), or
 	// nil when it has none and the LLM stage must write them.
 	Captions []string
+	// Filters holds what filter stages measured (meta.filters), or nil.
+	Filters *FilterMeta
 	// Err is set when the source could not read the item; the pipeline turns
 	// it into a reject with this reason.
 	Err error

@@ -1,0 +1,322 @@
+package gen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/disintegration/imaging"
+
+	"github.com/boostgen/boostgen/filters"
+	"github.com/boostgen/boostgen/gen/scene"
+	"github.com/boostgen/boostgen/internal/models/lpips"
+)
+
+var videoExts = map[string]bool{".mp4": true, ".mov": true, ".webm": true, ".mkv": true, ".avi": true, ".m4v": true}
+
+// videoSource turns videos into two-view items: ffmpeg decodes frames at
+// the configured rate into a pipe (no frame files on disk), pairs are mined
+// with LPIPS (or taken at a fixed gap), and each pair is one item. One
+// video's frames are held in memory (as JPEG q95, plus a small copy for
+// LPIPS) until its pairs are loaded.
+type videoSource struct {
+	cfg    *VideoConfig
+	ffmpeg string
+	root   string
+	videos []string
+	lpips  *lpips.Model
+	mine   filters.MineOptions
+	report *FilterReport
+
+	// mined remembers each video's pairs: a run lists a source twice (to
+	// count its items, then to process them), and mining is the expensive
+	// part of listing.
+	mu    sync.Mutex
+	mined map[string]minedPairs
+}
+
+type minedPairs struct {
+	pairs  []filters.Pair
+	method string
+	err    error
+}
+
+// ffmpegPath finds ffmpeg: the config, then $BOOSTGEN_FFMPEG, then PATH.
+func ffmpegPath(vc *VideoConfig) (string, error) {
+	p := vc.FFmpeg
+	if p == "" {
+		p = os.Getenv("BOOSTGEN_FFMPEG")
+	}
+	if p == "" {
+		p = "ffmpeg"
+	}
+	found, err := exec.LookPath(p)
+	if err != nil {
+		return "", fmt.Errorf("source.video: ffmpeg is needed to read videos and %q was not found: install it (apt-get install ffmpeg, or scripts/setup/ffmpeg.sh) or set source.video.ffmpeg / BOOSTGEN_FFMPEG", p)
+	}
+	return found, nil
+}
+
+func newVideoSource(cfg *Config) (*videoSource, error) {
+	vc := cfg.Source.Video
+	ff, err := ffmpegPath(vc)
+	if err != nil {
+		return nil, err
+	}
+	p := cfg.Resolve(vc.Path)
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("source.video.path: %w", err)
+	}
+	s := &videoSource{cfg: vc, ffmpeg: ff, root: p, report: cfg.newFilterReport()}
+	if st.IsDir() {
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && videoExts[strings.ToLower(filepath.Ext(path))] {
+				s.videos = append(s.videos, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("source.video.path: %w", err)
+		}
+	} else {
+		s.root = filepath.Dir(p)
+		s.videos = []string{p}
+	}
+	if f := cfg.Filters; f != nil && f.LPIPS != nil {
+		if s.lpips, err = loadLPIPS(cfg); err != nil {
+			return nil, err
+		}
+		l := f.LPIPS
+		s.mine = filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes}
+	}
+	return s, nil
+}
+
+// Count is unknown: the number of pairs depends on the frames.
+func (s *videoSource) Count() int { return -1 }
+
+func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
+	index := 0
+	emit := func(id string, load func(ctx context.Context) *scene.Item) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		idx := index
+		index++
+		return yield(Task{Index: idx, ID: id, Load: func(ctx context.Context) *scene.Item {
+			it := load(ctx)
+			it.ID, it.Index, it.Source = id, idx, "video"
+			return it
+		}})
+	}
+	failed := func(id string, err error) bool {
+		return emit(id, func(context.Context) *scene.Item { return &scene.Item{Err: err} })
+	}
+	for _, path := range s.videos {
+		rel, err := filepath.Rel(s.root, path)
+		if err != nil {
+			rel = filepath.Base(path)
+		}
+		rel = filepath.ToSlash(rel)
+		frames, err := s.decode(ctx, path)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			if !failed(rel, reject(RejectSource, "video %s: %v", rel, err)) {
+				return ctx.Err()
+			}
+			continue
+		}
+		pairs, method, err := s.pairsOnce(ctx, path, frames)
+		if err != nil {
+			if !failed(rel, reject(RejectModel, "video %s: %v", rel, err)) {
+				return ctx.Err()
+			}
+			continue
+		}
+		if len(pairs) == 0 {
+			if !failed(rel, reject(RejectNoPair, "video %s: no frame pair among %d frames (%s)", rel, len(frames), method)) {
+				return ctx.Err()
+			}
+			continue
+		}
+		for _, p := range pairs {
+			a, b := frames[p.A], frames[p.B]
+			meta := &scene.PairMeta{Frames: [2]int{p.A, p.B}, Method: method}
+			if method == "lpips" {
+				d := p.LPIPS
+				meta.LPIPS = &d
+			}
+			id := fmt.Sprintf("%s#%06d-%06d", rel, p.A, p.B)
+			ok := emit(id, func(context.Context) *scene.Item {
+				return &scene.Item{Views: []scene.View{a.view(p.A), b.view(p.B)}, Filters: &scene.FilterMeta{Pair: meta}}
+			})
+			if !ok {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// frame is one decoded video frame.
+type frame struct {
+	jpg   []byte // as stored in the dataset (video frames are lossy already)
+	w, h  int
+	thumb image.Image // small copy for LPIPS
+}
+
+func (f frame) view(n int) scene.View {
+	return scene.View{Name: fmt.Sprintf("frame %06d", n), Image: scene.Image{Bytes: f.jpg, Ext: ".jpg"}, W: f.w, H: f.h}
+}
+
+// pairsOnce is pairs, computed once per video (see videoSource.mined).
+func (s *videoSource) pairsOnce(ctx context.Context, path string, frames []frame) ([]filters.Pair, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.mined[path]; ok {
+		return m.pairs, m.method, m.err
+	}
+	pairs, method, err := s.pairs(ctx, frames)
+	if ctx.Err() == nil {
+		if s.mined == nil {
+			s.mined = map[string]minedPairs{}
+		}
+		s.mined[path] = minedPairs{pairs, method, err}
+	}
+	return pairs, method, err
+}
+
+func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair, string, error) {
+	n := len(frames)
+	if s.lpips == nil {
+		var out []filters.Pair
+		for i := 0; i+s.cfg.GapFrames < n; i += s.cfg.GapFrames {
+			out = append(out, filters.Pair{A: i, B: i + s.cfg.GapFrames})
+		}
+		return out, "gap", nil
+	}
+	dist := func(i, j int) (float64, error) { return s.lpips.Distance(ctx, frames[i].thumb, frames[j].thumb) }
+	pairs, st, err := filters.Mine(n, filters.Temporal(n), dist, s.mine)
+	if err != nil {
+		return nil, "lpips", fmt.Errorf("lpips pair mining: %w", err)
+	}
+	s.report.addPairs(st)
+	return pairs, "lpips", nil
+}
+
+// decode runs ffmpeg and reads its PNG frames from the pipe. A video
+// ffmpeg cannot read is an error carrying ffmpeg's own message.
+func (s *videoSource) decode(ctx context.Context, path string) ([]frame, error) {
+	side := s.cfg.MaxSide
+	vf := fmt.Sprintf("fps=%g,scale='if(gte(iw,ih),min(iw,%d),-2)':'if(gte(iw,ih),-2,min(ih,%d))'", s.cfg.FPS, side, side)
+	cmd := exec.CommandContext(ctx, s.ffmpeg, "-nostdin", "-v", "error", "-i", path,
+		"-an", "-sn", "-dn", "-vf", vf, "-frames:v", fmt.Sprint(s.cfg.MaxFrames),
+		"-f", "image2pipe", "-vcodec", "png", "-compression_level", "1", "-")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting ffmpeg: %w", err)
+	}
+	var frames []frame
+	r := bufio.NewReaderSize(out, 1<<20)
+	var readErr error
+	for {
+		data, err := nextPNG(r)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			readErr = fmt.Errorf("frame %d: %w", len(frames), err)
+			break
+		}
+		var jb bytes.Buffer
+		if err := jpeg.Encode(&jb, img, &jpeg.Options{Quality: 95}); err != nil {
+			readErr = fmt.Errorf("frame %d: %w", len(frames), err)
+			break
+		}
+		b := img.Bounds()
+		frames = append(frames, frame{jpg: jb.Bytes(), w: b.Dx(), h: b.Dy(), thumb: imaging.Resize(img, 224, 224, imaging.Box)})
+	}
+	io.Copy(io.Discard, r)
+	waitErr := cmd.Wait()
+	if waitErr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = msg[i+1:]
+		}
+		if msg == "" {
+			msg = waitErr.Error()
+		}
+		return nil, fmt.Errorf("ffmpeg cannot read it: %s", msg)
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	if len(frames) < 2 {
+		return nil, fmt.Errorf("ffmpeg gave %d frames at %g fps; need at least 2", len(frames), s.cfg.FPS)
+	}
+	return frames, nil
+}
+
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+// nextPNG reads one PNG file from a stream of concatenated PNGs by walking
+// its chunks to IEND; io.EOF means the stream ended between files.
+func nextPNG(r *bufio.Reader) ([]byte, error) {
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(r, head); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("ffmpeg output ends inside a frame: %w", err)
+	}
+	if !bytes.Equal(head, pngMagic) {
+		return nil, fmt.Errorf("ffmpeg output is not a PNG stream")
+	}
+	buf := bytes.NewBuffer(head)
+	for {
+		var h [8]byte
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			return nil, fmt.Errorf("ffmpeg output ends inside a frame: %w", err)
+		}
+		n := binary.BigEndian.Uint32(h[:4])
+		if n > 1<<28 {
+			return nil, fmt.Errorf("ffmpeg output has a %d-byte PNG chunk", n)
+		}
+		buf.Write(h[:])
+		if _, err := io.CopyN(buf, r, int64(n)+4); err != nil { // data + CRC
+			return nil, fmt.Errorf("ffmpeg output ends inside a frame: %w", err)
+		}
+		if string(h[4:8]) == "IEND" {
+			return buf.Bytes(), nil
+		}
+	}
+}
