@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 
 	openai "github.com/sashabaranov/go-openai"
 
@@ -103,8 +104,9 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 		}
 	}
 
-	// Pending: not cached and not in a running part. Sorted, so the files
-	// (and with them the batch) come out the same for the same requests.
+	// Pending: not cached and not in a running part, in the caller's order:
+	// a budget admits the first requests, not whichever hash sorts first
+	// (cache keys cover the endpoint, so their order changes with it).
 	var pending []string
 	seen := map[string]bool{}
 	for _, k := range keys {
@@ -118,7 +120,6 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 			pending = append(pending, k)
 		}
 	}
-	slices.Sort(pending)
 
 	// The budget admits requests one by one at their estimated batch price;
 	// the estimates stay reserved until the part is collected or we return.
@@ -150,6 +151,19 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 		lines = append(lines, line)
 		lineKeys = append(lineKeys, k)
 	}
+	// Files list the admitted lines sorted by key, so the same requests
+	// make the same files (and the same batches) whatever their order.
+	order := make([]int, len(lineKeys))
+	for n := range order {
+		order[n] = n
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(lineKeys[a], lineKeys[b]) })
+	sortedLines, sortedKeys := make([][]byte, len(order)), make([]string, len(order))
+	for n, o := range order {
+		sortedLines[n], sortedKeys[n] = lines[o], lineKeys[o]
+	}
+	lines, lineKeys = sortedLines, sortedKeys
+
 	reservedFor := map[int]float64{}
 	collected := func(part int) {
 		if v, ok := reservedFor[part]; ok {
