@@ -46,16 +46,6 @@ func (k Intrinsics) Project(p Vec3) (u, v float64, ok bool) {
 // scaled so that its z is 1: point = Ray·depth.
 func (k Intrinsics) Ray(u, v float64) Vec3 { return k.Unproject(u, v, 1) }
 
-// Scaled returns the intrinsics of the same camera for an image resized to w×h.
-func (k Intrinsics) Scaled(w, h int) Intrinsics {
-	sx, sy := float64(w)/float64(k.W), float64(h)/float64(k.H)
-	return Intrinsics{
-		Fx: k.Fx * sx, Fy: k.Fy * sy,
-		Cx: (k.Cx+0.5)*sx - 0.5, Cy: (k.Cy+0.5)*sy - 0.5,
-		W: w, H: h,
-	}
-}
-
 // NormalizedPoint is a point stated in an answer: x right and y down, origin
 // at the image's top-left corner, both in [0, 1].
 type NormalizedPoint struct{ X, Y float64 }

@@ -53,9 +53,9 @@ func Margin(r Relation, a, b Cube) float64 {
 	case Behind:
 		return a.Center[1] - b.Center[1]
 	case Taller:
-		return a.Size[2] - b.Size[2]
+		return Height(a) - Height(b)
 	case Wider:
-		return a.aabbHalf()[0]*2 - b.aabbHalf()[0]*2
+		return Width(a) - Width(b)
 	case Bigger:
 		return math.Cbrt(a.Volume()) - math.Cbrt(b.Volume())
 	}

@@ -138,7 +138,7 @@ func (b *Bank) Plan(in Input) (*Plan, error) {
 	for _, strict := range []bool{true, false} {
 		for _, pr := range pairs {
 			A, B := in.Objects[pr.a], in.Objects[pr.b]
-			if !geometry.Answerable(geometry.Left, A.Vis, B.Vis) || math.Abs(geometry.Margin(geometry.Left, A.Cube, B.Cube)) < in.MinMargin {
+			if _, ok := decide(geometry.Left, A, B, in.MinMargin); !ok {
 				continue
 			}
 			rel, ok := b.chooseRelation(in, A, B, strict)
@@ -169,11 +169,20 @@ func (b *Bank) chooseRelation(in Input, A, B PlanObject, strict bool) (geometry.
 		if r == geometry.Bigger && (A.Sized || B.Sized) {
 			continue // "large red box" would give the answer away
 		}
-		if geometry.Answerable(r, A.Vis, B.Vis) && math.Abs(geometry.Margin(r, A.Cube, B.Cube)) >= in.MinMargin {
+		if _, ok := decide(r, A, B, in.MinMargin); ok {
 			return r, true
 		}
 	}
 	return "", false
+}
+
+// decide answers r(A, B) when the geometry supports an answer: the extents
+// it reads are visible and the margin is clear (geometry.Decide).
+func decide(r geometry.Relation, A, B PlanObject, minMargin float64) (holds, ok bool) {
+	if !geometry.Answerable(r, A.Vis, B.Vis) {
+		return false, false
+	}
+	return geometry.Decide(r, A.Cube, B.Cube, minMargin)
 }
 
 // samplePoints finds up to k pixels inside the mask that are safe to state:
