@@ -21,7 +21,6 @@ import (
 	"image"
 	_ "image/png"
 	"log"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -187,19 +186,7 @@ func depthProCost(s, w int) *onnxtest.Graph {
 		Input("pixel_values", onnxtest.Float, "B", 3, s, s).
 		Output("predicted_depth", onnxtest.Float, "B", s, s).
 		Output("focallength_px", onnxtest.Float, "B")
-	rng := rand.New(rand.NewPCG(3, 4))
-	conv := func(in string, cin, cout int) string {
-		wt := make([]float32, cout*cin*9)
-		for i := range wt {
-			wt[i] = (rng.Float32() - 0.5) / float32(cin*3)
-		}
-		bias := make([]float32, cout)
-		return g.Op("Conv", []string{in, g.Const(wt, int64(cout), int64(cin), 3, 3), g.Const(bias, int64(cout))},
-			onnxtest.Ints("kernel_shape", 3, 3), onnxtest.Ints("pads", 1, 1, 1, 1))
-	}
-	h := g.Op("Relu", []string{conv("pixel_values", 3, w)})
-	h = g.Op("Relu", []string{conv(h, w, w)})
-	y := conv(h, w, 3)
+	y := g.ConvStack("pixel_values", w)
 	m := g.Op("ReduceMean", []string{y}, onnxtest.Ints("axes", 1), onnxtest.Int("keepdims", 0))
 	g.Node("Add", []string{g.Op("Sigmoid", []string{m}), g.Scalar(2)}, []string{"predicted_depth"})
 	all := g.Op("ReduceMean", []string{m}, onnxtest.Ints("axes", 1, 2), onnxtest.Int("keepdims", 0))

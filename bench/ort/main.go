@@ -143,24 +143,11 @@ func main() {
 	fmt.Printf("ratio batcher/raw throughput: %.3f median of rounds, %.3f from totals (goal >= 0.9)\n", ratios[len(ratios)/2], rawSum.Seconds()/batSum.Seconds())
 }
 
-// convStack is x [B,3,s,s] -> conv3x3(3->w) -> relu -> conv3x3(w->w) ->
-// relu -> conv3x3(w->3) -> y, with fixed pseudo-random weights.
+// convStack is x [B,3,s,s] -> onnxtest's conv stack (3->w->w->3) -> y.
 func convStack(s, w int) *onnxtest.Graph {
 	g := onnxtest.New().
 		Input("x", onnxtest.Float, "batch", 3, s, s).
 		Output("y", onnxtest.Float, "batch", 3, s, s)
-	rng := rand.New(rand.NewPCG(3, 4))
-	conv := func(in string, cin, cout int) string {
-		wt := make([]float32, cout*cin*9)
-		for i := range wt {
-			wt[i] = (rng.Float32() - 0.5) / float32(cin*3)
-		}
-		bias := make([]float32, cout)
-		return g.Op("Conv", []string{in, g.Const(wt, int64(cout), int64(cin), 3, 3), g.Const(bias, int64(cout))},
-			onnxtest.Ints("kernel_shape", 3, 3), onnxtest.Ints("pads", 1, 1, 1, 1))
-	}
-	h := g.Op("Relu", []string{conv("x", 3, w)})
-	h = g.Op("Relu", []string{conv(h, w, w)})
-	g.Identity(conv(h, w, 3), "y")
+	g.Identity(g.ConvStack("x", w), "y")
 	return g
 }

@@ -8,6 +8,7 @@ package onnxtest
 import (
 	"encoding/binary"
 	"math"
+	"math/rand/v2"
 	"os"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -227,4 +228,25 @@ func appendBytesField(b []byte, num protowire.Number, v []byte) []byte {
 func appendStringField(b []byte, num protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s)
+}
+
+// ConvStack appends conv3x3(3→w) → relu → conv3x3(w→w) → relu →
+// conv3x3(w→3) to the graph, reading in (a [B,3,H,W] tensor) and returning
+// the output's name. Its weights are fixed pseudo-random numbers, so the
+// cost is a small vision model's and the result is the same every time:
+// the benchmarks' stand-in for a real model.
+func (g *Graph) ConvStack(in string, w int) string {
+	rng := rand.New(rand.NewPCG(3, 4))
+	conv := func(in string, cin, cout int) string {
+		wt := make([]float32, cout*cin*9)
+		for i := range wt {
+			wt[i] = (rng.Float32() - 0.5) / float32(cin*3)
+		}
+		bias := make([]float32, cout)
+		return g.Op("Conv", []string{in, g.Const(wt, int64(cout), int64(cin), 3, 3), g.Const(bias, int64(cout))},
+			Ints("kernel_shape", 3, 3), Ints("pads", 1, 1, 1, 1))
+	}
+	h := g.Op("Relu", []string{conv(in, 3, w)})
+	h = g.Op("Relu", []string{conv(h, w, w)})
+	return conv(h, w, 3)
 }
