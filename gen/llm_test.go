@@ -18,38 +18,11 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/boostgen/boostgen/gen/llmstage"
-	"github.com/boostgen/boostgen/gen/scannet"
-	"github.com/boostgen/boostgen/gen/synthetic"
+	"github.com/boostgen/boostgen/gen/synthetic/synthtest"
 	"github.com/boostgen/boostgen/internal/blob"
 	"github.com/boostgen/boostgen/internal/llm"
 	"github.com/boostgen/boostgen/internal/llm/llmtest"
 )
-
-// captionlessScenes exports synthetic scenes with the given view counts in
-// ScanNet's layout without captions, as a real scan has none: the caption
-// turns are then the LLM stage's to write. It returns the root.
-func captionlessScenes(t *testing.T, views ...int) string {
-	t.Helper()
-	root := t.TempDir()
-	opts := synthetic.DefaultOptions
-	opts.Width, opts.Height = 320, 240
-	for n, v := range views {
-		sc, err := synthetic.Generate(11, n, v, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := fmt.Sprintf("scene%04d_%dv", n, v)
-		it, _, err := sc.Item(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it.Captions = nil
-		if err := scannet.Write(filepath.Join(root, id), it, sc.Truth()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 const testLLMPrice = "price_input_per_1m: 2.5, price_output_per_1m: 10" // llmtest's 1000+100 tokens: $0.0035 a request
 
@@ -264,7 +237,7 @@ func TestLLMFailureSorting(t *testing.T) {
 func TestLLMRun(t *testing.T) {
 	srv := llmtest.New(llmtest.StageAnswer)
 	defer srv.Close()
-	root := captionlessScenes(t, 1, 2, 4, 8)
+	root := synthtest.CaptionlessScans(t, 11, 1, 2, 4, 8)
 	cfg := llmConfig(t, root, srv.URL, "")
 	out := filepath.Join(t.TempDir(), "out")
 	sum, err := Run(context.Background(), cfg, RunOptions{Out: out, Workers: 2})
@@ -392,7 +365,7 @@ func dataURLHas(req openai.ChatCompletionRequest, data []byte) bool {
 // Answers that fail validation twice become rejects that say why; the run
 // goes on and what it writes still validates.
 func TestLLMAnswerRejects(t *testing.T) {
-	root := captionlessScenes(t, 1, 2, 8)
+	root := synthtest.CaptionlessScans(t, 11, 1, 2, 8)
 	read := func(item string, view int) []byte {
 		b, err := os.ReadFile(filepath.Join(root, item, "color", fmt.Sprintf("%d.png", view)))
 		if err != nil {
@@ -474,7 +447,7 @@ func TestLLMAnswerRejects(t *testing.T) {
 func TestLLMBudgetStopsAndResumes(t *testing.T) {
 	srv := llmtest.New(llmtest.StageAnswer)
 	defer srv.Close()
-	root := captionlessScenes(t, 2, 4)
+	root := synthtest.CaptionlessScans(t, 11, 2, 4)
 	cfg := llmConfig(t, root, srv.URL, "")
 	out := filepath.Join(t.TempDir(), "out")
 
@@ -554,7 +527,7 @@ func TestLLMExampleConfig(t *testing.T) {
 func TestLLMBatchMode(t *testing.T) {
 	srv := llmtest.New(llmtest.StageAnswer)
 	defer srv.Close()
-	root := captionlessScenes(t, 1, 2, 4, 8)
+	root := synthtest.CaptionlessScans(t, 11, 1, 2, 4, 8)
 	batchCfg := llmConfig(t, root, srv.URL, ", batch: true, batch_poll_interval: 1ms")
 	out := filepath.Join(t.TempDir(), "out")
 	sum, err := Run(context.Background(), batchCfg, RunOptions{Out: out, Workers: 2})
@@ -609,7 +582,7 @@ func TestLLMBatchMode(t *testing.T) {
 func TestLLMBatchShards(t *testing.T) {
 	srv := llmtest.New(llmtest.StageAnswer)
 	defer srv.Close()
-	root := captionlessScenes(t, 2, 4, 2, 8)
+	root := synthtest.CaptionlessScans(t, 11, 2, 4, 2, 8)
 	cfg := llmConfig(t, root, srv.URL, ", batch: true, batch_poll_interval: 1ms")
 	cfg.Output.ItemsPerPart = 1
 	out := filepath.Join(t.TempDir(), "out")

@@ -15,35 +15,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/boostgen/boostgen/gen"
-	"github.com/boostgen/boostgen/gen/scannet"
-	"github.com/boostgen/boostgen/gen/synthetic"
+	"github.com/boostgen/boostgen/gen/synthetic/synthtest"
 	"github.com/boostgen/boostgen/internal/llm/llmtest"
 )
-
-// scansWithoutCaptions writes synthetic scenes in ScanNet's layout with no
-// captions, as real scans come: the caption turns are the LLM's to write.
-func scansWithoutCaptions(t *testing.T, views ...int) string {
-	t.Helper()
-	root := t.TempDir()
-	opts := synthetic.DefaultOptions
-	opts.Width, opts.Height = 320, 240
-	for n, v := range views {
-		sc, err := synthetic.Generate(21, n, v, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := fmt.Sprintf("scene%04d_%dv", n, v)
-		it, _, err := sc.Item(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it.Captions = nil
-		if err := scannet.Write(filepath.Join(root, id), it, sc.Truth()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 // captureStderr collects what is written to os.Stderr (where the logger
 // writes) while fn runs.
@@ -127,7 +101,7 @@ llm:
   backoff_max: 5ms
   price_input_per_1m: 2.5
   price_output_per_1m: 10
-`, scansWithoutCaptions(t, 2, 4, 8, 1), srv.URL)
+`, synthtest.CaptionlessScans(t, 21, 2, 4, 8, 1), srv.URL)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +222,7 @@ func TestRunLLMBudgetFlag(t *testing.T) {
 	defer srv.Close()
 	cfg := filepath.Join(dir, "llm.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("source: {type: scannet, scannet: {root: %q}}\nllm: {base_url: %q, model: m, concurrency: 1, price_input_per_1m: 2.5, price_output_per_1m: 10}\n",
-		scansWithoutCaptions(t, 4), srv.URL)), 0o644)
+		synthtest.CaptionlessScans(t, 21, 4), srv.URL)), 0o644)
 	out := filepath.Join(dir, "out")
 	_, _, err := runCLI(t, "run", cfg, "--out", out, "--workers", "1", "--llm-budget", "0.005")
 	if err == nil || !strings.Contains(err.Error(), "budget reached") || !strings.Contains(err.Error(), "larger --llm-budget") {
