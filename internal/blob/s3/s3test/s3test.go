@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	blobs3 "github.com/boostgen/boostgen/internal/blob/s3"
+	"github.com/boostgen/boostgen/internal/testpki"
 )
 
 // Fixed test credentials. They only ever guard a throwaway server on
@@ -110,10 +111,10 @@ func startServer(t testing.TB, useTLS bool) *Server {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var tlsFiles *testCerts
+	var tlsFiles *testpki.Files
 	if useTLS {
 		var err error
-		if tlsFiles, err = makeCerts(dir); err != nil {
+		if tlsFiles, err = testpki.Loopback(dir); err != nil {
 			t.Fatalf("make test certificates: %v", err)
 		}
 	}
@@ -143,7 +144,7 @@ func startServer(t testing.TB, useTLS bool) *Server {
 	return s
 }
 
-func start(bin, root string, certs *testCerts) (*Server, error) {
+func start(bin, root string, certs *testpki.Files) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -154,9 +155,9 @@ func start(bin, root string, certs *testCerts) (*Server, error) {
 	scheme := "http://"
 	client := &http.Client{Timeout: time.Second}
 	if certs != nil {
-		args = append(args, "--cert", certs.certFile, "--key", certs.keyFile)
+		args = append(args, "--cert", certs.Cert, "--key", certs.Key)
 		scheme = "https://"
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.pool}}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool}}
 	}
 	cmd := exec.Command(bin, append(args, "posix", root)...)
 	// The credentials go through the environment, not argv, where any local
@@ -169,7 +170,7 @@ func start(bin, root string, certs *testCerts) (*Server, error) {
 	}
 	s := &Server{Endpoint: scheme + addr, Dir: root, cmd: cmd, exited: make(chan struct{}), log: log}
 	if certs != nil {
-		s.CAFile, s.caPool = certs.caFile, certs.pool
+		s.CAFile, s.caPool = certs.CA, certs.Pool
 	}
 	go func() { cmd.Wait(); close(s.exited) }()
 
