@@ -24,10 +24,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"time"
 
+	benchrounds "github.com/boostgen/boostgen/bench/internal/rounds"
 	"github.com/boostgen/boostgen/gen"
 	"github.com/boostgen/boostgen/internal/models/imgprep"
 	"github.com/boostgen/boostgen/internal/onnxtest"
@@ -148,33 +148,19 @@ models:
 	}
 
 	raw() // warm up: first runs allocate ONNX Runtime's arenas
-	var rawSum, pipeSum time.Duration
-	var ratios []float64
-	for r := range *rounds {
-		var rt, pt time.Duration
-		if r%2 == 0 {
-			rt, pt = raw(), pipeline()
-		} else {
-			pt, rt = pipeline(), raw()
-		}
-		rawSum += rt
-		pipeSum += pt
-		ratios = append(ratios, rt.Seconds()/pt.Seconds())
-		fmt.Printf("round %d: raw %v, pipeline %v, ratio %.3f\n", r+1, rt.Round(time.Millisecond), pt.Round(time.Millisecond), ratios[r])
-	}
+	res := benchrounds.Alternate(*rounds, "raw", "pipeline", raw, pipeline)
 	// For scale: the same run with the source's depth and no model.
 	plain, err := gen.ParseConfig([]byte(strings.Replace(config, "depth: depthpro", "depth: source", 1)))
 	if err != nil {
 		log.Fatal(err)
 	}
 	noModel, _ := run(plain)
-	slices.Sort(ratios)
 	total := float64(*items * *rounds)
 	fmt.Printf("model: Depth-Pro contract, conv stack 3->%d->%d->3 (3x3) at %dx%d, B=%d, %d workers, %d items x %d rounds, ONNX Runtime %s\n",
 		*width, *width, *size, *size, *batch, *workers, *items, *rounds, ort.Version())
-	fmt.Printf("raw Run loop: %.2f items/s; boostgen run: %.2f items/s (totals)\n", total/rawSum.Seconds(), total/pipeSum.Seconds())
+	fmt.Printf("raw Run loop: %.2f items/s; boostgen run: %.2f items/s (totals)\n", total/res.Base.Seconds(), total/res.Other.Seconds())
 	fmt.Printf("the same run without the model (source depth): %.2f items/s\n", float64(*items)/noModel.Seconds())
-	fmt.Printf("ratio pipeline/raw throughput: %.3f median of rounds, %.3f from totals (goal >= 0.9)\n", ratios[len(ratios)/2], rawSum.Seconds()/pipeSum.Seconds())
+	fmt.Printf("ratio pipeline/raw throughput: %.3f median of rounds, %.3f from totals (goal >= 0.9)\n", res.Median(), res.Total())
 }
 
 // depthProCost has the Depth-Pro contract and the cost of a conv stack:

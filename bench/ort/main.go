@@ -18,10 +18,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
+	benchrounds "github.com/boostgen/boostgen/bench/internal/rounds"
 	"github.com/boostgen/boostgen/internal/onnxtest"
 	"github.com/boostgen/boostgen/internal/ort"
 )
@@ -121,26 +121,11 @@ func main() {
 	}
 
 	raw() // warm up: first runs allocate ONNX Runtime's arenas
-	var rawSum, batSum time.Duration
-	var ratios []float64
-	for r := range *rounds {
-		// Alternate which goes first, so drifting load hits both alike.
-		var rt, bt time.Duration
-		if r%2 == 0 {
-			rt, bt = raw(), batched()
-		} else {
-			bt, rt = batched(), raw()
-		}
-		rawSum += rt
-		batSum += bt
-		ratios = append(ratios, rt.Seconds()/bt.Seconds())
-		fmt.Printf("round %d: raw %v, batcher %v, ratio %.3f\n", r+1, rt.Round(time.Millisecond), bt.Round(time.Millisecond), ratios[r])
-	}
-	slices.Sort(ratios)
+	res := benchrounds.Alternate(*rounds, "raw", "batcher", raw, batched)
 	total := float64(*items * *rounds)
 	fmt.Printf("model: conv stack 3->%d->%d->3 (3x3) at %dx%d, B=%d, %d items x %d rounds, ONNX Runtime %s\n", *width, *width, *size, *size, *batch, *items, *rounds, ort.Version())
-	fmt.Printf("raw Run loop: %.2f items/s; batcher: %.2f items/s (totals)\n", total/rawSum.Seconds(), total/batSum.Seconds())
-	fmt.Printf("ratio batcher/raw throughput: %.3f median of rounds, %.3f from totals (goal >= 0.9)\n", ratios[len(ratios)/2], rawSum.Seconds()/batSum.Seconds())
+	fmt.Printf("raw Run loop: %.2f items/s; batcher: %.2f items/s (totals)\n", total/res.Base.Seconds(), total/res.Other.Seconds())
+	fmt.Printf("ratio batcher/raw throughput: %.3f median of rounds, %.3f from totals (goal >= 0.9)\n", res.Median(), res.Total())
 }
 
 // convStack is x [B,3,s,s] -> onnxtest's conv stack (3->w->w->3) -> y.
