@@ -51,37 +51,32 @@ func (g *Graph) Output(name string, elem int, dims ...any) *Graph {
 
 // Const adds a float32 initializer and returns its name.
 func (g *Graph) Const(data []float32, dims ...int64) string {
-	name := g.fresh("c")
-	var b []byte
-	for _, d := range dims {
-		b = protowire.AppendTag(b, 1, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(d))
-	}
-	b = appendVarintField(b, 2, Float)
-	b = appendStringField(b, 8, name)
 	raw := make([]byte, 4*len(data))
 	for i, f := range data {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
 	}
-	b = appendBytesField(b, 9, raw)
-	g.inits = append(g.inits, b)
-	return name
+	return g.initializer(Float, dims, raw)
 }
 
 // ConstI64 adds an int64 initializer (shapes, axes) and returns its name.
 func (g *Graph) ConstI64(data []int64, dims ...int64) string {
+	raw := make([]byte, 8*len(data))
+	for i, v := range data {
+		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
+	}
+	return g.initializer(Int64, dims, raw)
+}
+
+// initializer adds a TensorProto with little-endian raw_data.
+func (g *Graph) initializer(elem int, dims []int64, raw []byte) string {
 	name := g.fresh("c")
 	var b []byte
 	for _, d := range dims {
 		b = protowire.AppendTag(b, 1, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(d))
 	}
-	b = appendVarintField(b, 2, Int64)
+	b = appendVarintField(b, 2, uint64(elem))
 	b = appendStringField(b, 8, name)
-	raw := make([]byte, 8*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
-	}
 	b = appendBytesField(b, 9, raw)
 	g.inits = append(g.inits, b)
 	return name

@@ -434,23 +434,27 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, meta)
 }
 
-func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
+// file looks up the file a request names, answering 404 as the API does
+// when there is none.
+func (s *Server) file(w http.ResponseWriter, r *http.Request) (file, bool) {
 	s.mu.Lock()
 	f, ok := s.files[r.PathValue("id")]
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, 404, "invalid_request_error", "", "No such File object: "+r.PathValue("id"))
-		return
 	}
-	writeJSON(w, 200, f.meta)
+	return f, ok
+}
+
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
+	if f, ok := s.file(w, r); ok {
+		writeJSON(w, 200, f.meta)
+	}
 }
 
 func (s *Server) fileContent(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	f, ok := s.files[r.PathValue("id")]
-	s.mu.Unlock()
+	f, ok := s.file(w, r)
 	if !ok {
-		writeError(w, 404, "invalid_request_error", "", "No such File object: "+r.PathValue("id"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
