@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -37,7 +38,7 @@ func BenchmarkGeometryTemplates(b *testing.B) {
 	b.ResetTimer()
 	records := 0
 	for n := 0; n < b.N; n++ {
-		if o := p.process(items[n%len(items)]); o.record != nil {
+		if o := p.process(context.Background(), items[n%len(items)]); o.record != nil {
 			records++
 		}
 	}

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -143,7 +144,7 @@ func checkScene(p *processor, seed uint64, index, views int) sceneResult {
 	// The record itself: depth answers equal the depth map at the stated
 	// pixel, comparisons follow the depth map, predicates and distances
 	// agree with the truth.
-	rec, err := p.record(it)
+	rec, err := p.record(context.Background(), it)
 	if err != nil {
 		res.rejected = err.Error()
 		return res

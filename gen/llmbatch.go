@@ -88,7 +88,7 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 			first = n
 		}
 		if s.captions {
-			if o := proc.process(it); o.record != nil && missingCaptions(o.record) {
+			if o := proc.process(ctx, it); o.record != nil && missingCaptions(o.record) {
 				imgs := llmImages(it, allViews(it))
 				req, err := s.gen.CaptionRequest(imgs)
 				if err != nil {

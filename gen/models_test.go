@@ -239,7 +239,7 @@ func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
 	defer p.Close()
 	outs := make([]outcome, len(items))
 	for i, it := range items {
-		outs[i] = p.processContext(context.Background(), it)
+		outs[i] = p.process(context.Background(), it)
 	}
 	return outs
 }

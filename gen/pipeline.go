@@ -201,7 +201,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 				if it.ID == "" {
 					it.ID = j.task.ID
 				}
-				r := result{seq: j.seq, idx: j.idx, out: llmSt.apply(ctx, it, proc.processContext(ctx, it))}
+				r := result{seq: j.seq, idx: j.idx, out: llmSt.apply(ctx, it, proc.process(ctx, it))}
 				if r.out.fatal == nil {
 					// Images go out before the records that name them
 					// reach their part, so a committed part never points

@@ -106,13 +106,10 @@ func imageKey(img scene.Image) string {
 	return "images/" + h[:2] + "/" + h + ext
 }
 
-func (p *processor) process(it *scene.Item) outcome {
-	return p.processContext(context.Background(), it)
-}
-
-// processContext is process with a context for the model calls.
-func (p *processor) processContext(ctx context.Context, it *scene.Item) outcome {
-	rec, err := p.recordContext(ctx, it)
+// process turns an item into its record, or a reject; ctx bounds the
+// model calls.
+func (p *processor) process(ctx context.Context, it *scene.Item) outcome {
+	rec, err := p.record(ctx, it)
 	if err != nil {
 		code := RejectSource
 		var re *rejectError
@@ -272,13 +269,9 @@ type analysis struct {
 	objects []*objectState  // by instance id
 }
 
-func (p *processor) record(it *scene.Item) (*Record, error) {
-	return p.recordContext(context.Background(), it)
-}
-
-// recordContext runs the configured models (withModels), then the geometry
+// record runs the configured models (withModels), then the geometry
 // and the planner, and assembles the record.
-func (p *processor) recordContext(ctx context.Context, it *scene.Item) (*Record, error) {
+func (p *processor) record(ctx context.Context, it *scene.Item) (*Record, error) {
 	rng := itemRand(p.cfg.Seed, it.ID)
 	geo, err := p.withModels(ctx, it)
 	if err != nil {

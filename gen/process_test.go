@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -20,7 +21,7 @@ func goodItem(t *testing.T, p *processor) *scene.Item {
 			continue
 		}
 		it, _, _ := sc.Item(fmt.Sprintf("item-%d", idx))
-		if o := p.process(it); o.record != nil {
+		if o := p.process(context.Background(), it); o.record != nil {
 			return it
 		}
 	}
@@ -88,7 +89,7 @@ func TestBadItemsBecomeRejects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			it := cloneItem(good)
 			c.damage(it)
-			o := p.process(it)
+			o := p.process(context.Background(), it)
 			if o.record != nil || o.reject == nil {
 				t.Fatal("no reject")
 			}
@@ -98,7 +99,7 @@ func TestBadItemsBecomeRejects(t *testing.T) {
 		})
 	}
 	// The processor holds no state: the good item still makes its record.
-	if o := p.process(good); o.record == nil {
+	if o := p.process(context.Background(), good); o.record == nil {
 		t.Fatalf("good item rejected after bad ones: %+v", o.reject)
 	}
 }
