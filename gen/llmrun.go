@@ -191,8 +191,9 @@ func (s *llmStage) apply(ctx context.Context, it *scene.Item, o outcome) outcome
 	if len(s.kinds) == 0 {
 		return o
 	}
-	for n, pr := range viewPairs(it) {
-		more, err := s.multiView(ctx, it, n, pr)
+	vq := vqaItem(it)
+	for n, pr := range viewPairs(vq) {
+		more, err := s.multiView(ctx, vq, n, pr)
 		o.more = append(o.more, more...)
 		if err != nil {
 			o.fatal = err
