@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/boostgen/boostgen/gen/synthetic/synthtest"
 	"github.com/boostgen/boostgen/internal/blob"
@@ -143,5 +144,69 @@ llm: {base_url: %q, model: gpt-4o-2024-08-06, stages: {interpolation: false}, %s
 			}
 			assertSameDataset(t, localStore(t, ref), st)
 		})
+	}
+}
+
+// A shard killed mid-run leaves only its spend object, which keeps what it
+// had paid: a later run counts it against the budget, and nothing it left
+// stops the shards from finishing.
+func TestLLMKilledShardSpendCounts(t *testing.T) {
+	bin := boostgenBinary(t)
+	srv := llmtest.New(llmtest.StageAnswer)
+	defer srv.Close()
+	dir := t.TempDir()
+	root := synthtest.CaptionlessScans(t, 8, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)
+	config := filepath.Join(dir, "run.yaml")
+	os.WriteFile(config, []byte(fmt.Sprintf(`seed: 3
+source: {type: scannet, scannet: {root: %q}}
+output: {items_per_part: 2}
+llm: {base_url: %q, model: gpt-4o-2024-08-06, rpm: 300, budget_sync: 50ms, stages: {interpolation: false}, %s}
+`, root, srv.URL, testLLMPrice)), 0o644)
+	out := filepath.Join(dir, "out")
+	st := localStore(t, out)
+	run := func(args ...string) (string, error) {
+		o, err := exec.Command(bin, append([]string{"run", config, "--out", out, "--workers", "1", "--no-progress"}, args...)...).CombinedOutput()
+		return string(o), err
+	}
+
+	victim := exec.Command(bin, "run", config, "--out", out, "--shard", "0/2", "--workers", "1", "--no-progress")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if spent, _ := readSpent(t.Context(), st, ""); spent >= 3*0.0035 {
+			break
+		}
+		if time.Now().After(deadline) {
+			victim.Process.Kill()
+			t.Fatal("the shard published no spend in 30 s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the ledger, not waiting for time to pass
+	}
+	victim.Process.Kill()
+	victim.Wait()
+	spent, err := readSpent(t.Context(), st, "")
+	if err != nil || spent > float64(srv.ChatRequests())*0.0035+1e-9 {
+		t.Fatalf("ledger $%v (%v) after the kill; the server saw %d requests", spent, err, srv.ChatRequests())
+	}
+
+	before := srv.ChatRequests()
+	if o, err := run("--shard", "1/2", "--llm-budget", fmt.Sprint(spent-0.0001)); err == nil || !strings.Contains(o, "budget reached") {
+		t.Fatalf("a run under a budget the killed shard spent: %v\n%s", err, o)
+	}
+	if n := srv.ChatRequests() - before; n != 0 {
+		t.Errorf("%d requests under a budget the killed shard had spent", n)
+	}
+	for _, sh := range []string{"0/2", "1/2"} {
+		if o, err := run("--shard", sh, "--llm-budget", "10"); err != nil {
+			t.Fatalf("shard %s after the kill: %v\n%s", sh, err, o)
+		}
+	}
+	if o, err := exec.Command(bin, "finalize", out).CombinedOutput(); err != nil {
+		t.Fatalf("finalize: %v\n%s", err, o)
+	}
+	if rep := Validate(t.Context(), st); !rep.OK {
+		t.Fatalf("validate: %v", rep.Errors)
 	}
 }
