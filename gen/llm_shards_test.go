@@ -33,7 +33,7 @@ func TestLLMBudgetHoldsAcrossShards(t *testing.T) {
 		scenes  = 30
 		perItem = 4 // caption + 3 VQA kinds of a 2-view scene
 		cost    = 0.0035
-		rpm     = 600 // per shard: 10 requests a second
+		rpm     = 300 // per shard: 5 requests a second
 		syncSec = 0.1 // llm.budget_sync, seconds
 	)
 	views := make([]int, scenes)
