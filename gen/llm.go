@@ -3,6 +3,7 @@ package gen
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/boostgen/boostgen/gen/llmstage"
 	"github.com/boostgen/boostgen/internal/llm"
@@ -19,6 +20,10 @@ type LLMConfig struct {
 	// price, answers within the completion window) before the items are
 	// processed (gen/llmbatch.go).
 	Batch bool `json:"batch,omitempty"`
+	// BudgetSync is how often a run publishes its spend under llm/spent/
+	// and reads the other runs' (shards running at once), default 2s: the
+	// budget's overshoot grows with it (docs/llm.md).
+	BudgetSync llm.Duration `json:"budget_sync,omitempty"`
 }
 
 // LLMStages selects the GPT stages.
@@ -36,6 +41,9 @@ type LLMStages struct {
 }
 
 func (c *LLMConfig) applyDefaults() {
+	if c.BudgetSync == 0 {
+		c.BudgetSync = llm.Duration(2 * time.Second)
+	}
 	s := &c.Stages
 	if s.Captions == nil {
 		s.Captions = ptr(true)
@@ -53,6 +61,9 @@ func (c *LLMConfig) applyDefaults() {
 func (c *LLMConfig) check() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
+	}
+	if c.BudgetSync < 0 {
+		return fmt.Errorf("llm.budget_sync: %v must not be negative", c.BudgetSync.D())
 	}
 	seen := map[string]bool{}
 	for _, k := range c.Stages.VQA {

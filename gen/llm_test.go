@@ -462,7 +462,7 @@ func TestLLMBudgetStopsAndResumes(t *testing.T) {
 	if first != 6 { // $0.0035 each: the 7th would start at $0.021 ≥ $0.02
 		t.Errorf("%d requests before the budget stop, want 6", first)
 	}
-	spent, err := readSpent(context.Background(), llmStore(t, out))
+	spent, err := readSpent(context.Background(), llmStore(t, out), "")
 	if err != nil || spent < 0.0209 || spent > 0.0211 {
 		t.Fatalf("spent %v (%v), want $0.021 recorded", spent, err)
 	}

@@ -99,11 +99,12 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 				size += imageBytes(imgs)
 			}
 		}
-		for _, pr := range viewPairs(it) {
+		vq := vqaItem(it)
+		for _, pr := range viewPairs(vq) {
 			if len(s.kinds) == 0 {
 				break
 			}
-			anchors := llmImages(it, []int{pr.First, pr.Second})
+			anchors := llmImages(vq, []int{pr.First, pr.Second})
 			for _, k := range s.kinds {
 				req, err := s.gen.MultiViewVQARequest(anchors[0], anchors[1], k)
 				if err != nil {
@@ -114,7 +115,7 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 			}
 			size += imageBytes(anchors)
 			if s.interpolate && len(pr.Between) >= 2 {
-				p := prefetchPair{anchors: anchors, between: llmImages(it, pr.Between)}
+				p := prefetchPair{anchors: anchors, between: llmImages(vq, pr.Between)}
 				pairs = append(pairs, p)
 				size += imageBytes(p.between)
 			}

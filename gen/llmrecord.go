@@ -18,7 +18,9 @@ type VQAMeta struct {
 	Model string `json:"model"`
 	// Pair names the two anchor views the questions were written for.
 	Pair [2]string `json:"pair"`
-	// PairBy says how the pair was chosen ("path_ends").
+	// PairBy says how the pair was chosen: "path_ends" (the ends of a
+	// scan's views), or a mined pair's method ("lpips", "gap", "lpips-pose",
+	// "lpips-gap").
 	PairBy string `json:"pair_by"`
 	// Checks, on 4- and 8-view records, are the verdicts for every
 	// in-between view that was checked, kept or not.
@@ -43,21 +45,39 @@ type viewPair struct {
 	By            string
 }
 
-// viewPairs picks the view pairs of an item for multi-view VQA. The paper
-// mines pairs with LPIPS (0.35 to 0.65); until that miner is wired in, this
-// takes the two ends of the item's camera path: synthetic and ScanNet views
-// come in path order, so the views between the ends are the interpolated
-// frames the view check needs. A miner replaces this one function.
+// viewPairs picks the view pairs of an item for multi-view VQA: the two
+// ends of its camera path. Synthetic and ScanNet scan views come in path
+// order, so the views between the ends are the interpolated frames the view
+// check needs. A mined pair (video or scannet with filters.lpips, Equation
+// 2 of the paper) is its two frames, with the frames recorded between them
+// (Item.Between) as the in-between views; vqaItem lays them out that way.
 func viewPairs(it *scene.Item) []viewPair {
 	n := len(it.Views)
 	if n < 2 {
 		return nil
 	}
 	pr := viewPair{First: 0, Second: n - 1, By: "path_ends"}
+	if it.Filters != nil && it.Filters.Pair != nil {
+		pr.By = it.Filters.Pair.Method
+	}
 	for v := 1; v < n-1; v++ {
 		pr.Between = append(pr.Between, v)
 	}
 	return []viewPair{pr}
+}
+
+// vqaItem is the item as the VQA stages see it: a mined pair's in-between
+// frames placed between its two views, in path order. Other items are
+// returned as they are.
+func vqaItem(it *scene.Item) *scene.Item {
+	if len(it.Between) == 0 || len(it.Views) != 2 {
+		return it
+	}
+	cp := *it
+	cp.Views = make([]scene.View, 0, 2+len(it.Between))
+	cp.Views = append(append(append(cp.Views, it.Views[0]), it.Between...), it.Views[1])
+	cp.Between = nil
+	return &cp
 }
 
 // multiView asks the configured VQA kinds about one pair, then checks each

@@ -27,8 +27,11 @@ const (
 )
 
 // SpentPrefix holds what each run into an output spent on the LLM, one
-// small file per run (several shard processes may run at once), so that a
-// budget covers them all: a run's budget counts the sum of the earlier ones.
+// small object per run, so that a budget covers them all. A run rewrites
+// its own object every llm.budget_sync while it pays, and reads the others
+// as often: shard processes running at the same time see each other's
+// spending, and no object is ever shared, so a killed shard leaves nothing
+// that blocks the others (its object just keeps its last spend).
 const SpentPrefix = "llm/spent/"
 
 // llmStage runs the GPT stages on each item after the spatial record is
@@ -46,7 +49,14 @@ type llmStage struct {
 	seed        uint64
 	configHash  string
 	budget      float64
-	spentBefore float64
+
+	// The spend ledger (SpentPrefix): this run's object, how often it is
+	// published and the others read, and the loop doing it.
+	spentKey  string
+	syncEvery time.Duration
+	published float64
+	stopSync  context.CancelFunc
+	syncDone  chan struct{}
 }
 
 // newLLMStage builds the stage when the config has an llm section, and nil
@@ -63,7 +73,7 @@ func newLLMStage(ctx context.Context, cfg *Config, store blob.Store, log *slog.L
 	if budgetUSD > 0 {
 		lc.BudgetUSD = budgetUSD
 	}
-	spent, err := readSpent(ctx, store)
+	spent, err := readSpent(ctx, store, "")
 	if err != nil {
 		return nil, err
 	}
@@ -84,24 +94,81 @@ func newLLMStage(ctx context.Context, cfg *Config, store blob.Store, log *slog.L
 	s := &llmStage{
 		client: client, gen: g, store: store, model: lc.Model,
 		captions: *cfg.LLM.Stages.Captions, interpolate: *cfg.LLM.Stages.Interpolation, batch: cfg.LLM.Batch, log: log,
-		seed: cfg.Seed, configHash: cfg.Hash(), budget: lc.BudgetUSD, spentBefore: spent,
+		seed: cfg.Seed, configHash: cfg.Hash(), budget: lc.BudgetUSD,
+		spentKey:  fmt.Sprintf("%s%d-%d.json", SpentPrefix, time.Now().UnixNano(), os.Getpid()),
+		syncEvery: cfg.LLM.BudgetSync.D(),
 	}
 	for _, k := range cfg.LLM.Stages.VQA {
 		s.kinds = append(s.kinds, llmstage.VQAKind(k))
 	}
 	log.Info("llm", "endpoint", client.String(), "captions", s.captions, "vqa", cfg.LLM.Stages.VQA,
 		"interpolation", s.interpolate, "batch", s.batch, "budget_usd", lc.BudgetUSD, "spent_before_usd", spent)
+	loop, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopSync, s.syncDone = stop, make(chan struct{})
+	go s.syncSpend(loop)
 	return s, nil
 }
 
-// readSpent sums what earlier runs into the output spent.
-func readSpent(ctx context.Context, store blob.Store) (float64, error) {
+// syncSpend publishes this run's spend every syncEvery (when it changed)
+// and, under a budget, sums every other run's object into the client's
+// count, so that shards running at once hold one budget together: each
+// sees the others' spending at most two intervals late (one until they
+// publish, one until it reads). A store error is logged and tried again
+// at the next tick; the run goes on meanwhile with the last sum it read.
+func (s *llmStage) syncSpend(ctx context.Context) {
+	defer close(s.syncDone)
+	t := time.NewTicker(s.syncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.publishSpend(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("llm: publishing this run's spend", "key", s.spentKey, "err", err)
+		}
+		if s.budget <= 0 {
+			continue
+		}
+		others, err := readSpent(ctx, s.store, s.spentKey)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("llm: reading the other runs' spend", "err", err)
+			}
+			continue
+		}
+		s.client.SetSpentElsewhereUSD(others)
+	}
+}
+
+// publishSpend writes what this run has paid to its own object, when that
+// changed since the last write. A run that paid for nothing leaves none.
+func (s *llmStage) publishSpend(ctx context.Context) error {
+	cost := s.client.PaidUSD()
+	if cost <= 0 || cost == s.published {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]any{"cost_usd": cost, "model": s.model, "updated": time.Now().UTC().Format(time.RFC3339)})
+	if err := blob.Put(ctx, s.store, s.spentKey, append(b, '\n')); err != nil {
+		return err
+	}
+	s.published = cost
+	return nil
+}
+
+// readSpent sums what the runs into the output spent, but for the object
+// skip (this run's own).
+func readSpent(ctx context.Context, store blob.Store, skip string) (float64, error) {
 	list, err := store.List(ctx, SpentPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", SpentPrefix, err)
 	}
 	total := 0.0
 	for _, info := range list {
+		if info.Key == skip {
+			continue
+		}
 		b, err := blob.ReadAll(ctx, store, info.Key)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", info.Key, err)
@@ -117,19 +184,16 @@ func readSpent(ctx context.Context, store blob.Store) (float64, error) {
 	return total, nil
 }
 
-// close records what this run spent; call it when the run ends, however
-// it ends. A run that paid for nothing leaves no file.
+// close stops the ledger loop and records what this run spent; call it
+// when the run ends, however it ends. A run that paid for nothing leaves
+// no object.
 func (s *llmStage) close(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	cost := s.client.SpentUSD() - s.spentBefore
-	if cost <= 0 {
-		return nil
-	}
-	b, _ := json.Marshal(map[string]any{"cost_usd": cost, "model": s.model, "ended": time.Now().UTC().Format(time.RFC3339)})
-	key := fmt.Sprintf("%s%d-%d.json", SpentPrefix, time.Now().UnixNano(), os.Getpid())
-	return blob.Put(context.WithoutCancel(ctx), s.store, key, append(b, '\n'))
+	s.stopSync()
+	<-s.syncDone
+	return s.publishSpend(context.WithoutCancel(ctx))
 }
 
 // LLMSummary is the LLM part of a run's summary.
@@ -150,9 +214,7 @@ func (s *llmStage) summary() *LLMSummary {
 	if s == nil {
 		return nil
 	}
-	sum := &LLMSummary{Model: s.model, Stages: s.client.Usage(), SpentUSD: s.client.SpentUSD(), BudgetUSD: s.budget}
-	sum.CostUSD = sum.SpentUSD - s.spentBefore
-	return sum
+	return &LLMSummary{Model: s.model, Stages: s.client.Usage(), CostUSD: s.client.PaidUSD(), SpentUSD: s.client.SpentUSD(), BudgetUSD: s.budget}
 }
 
 // StageNames lists the stages in a stable order, for printing.
@@ -191,8 +253,9 @@ func (s *llmStage) apply(ctx context.Context, it *scene.Item, o outcome) outcome
 	if len(s.kinds) == 0 {
 		return o
 	}
-	for n, pr := range viewPairs(it) {
-		more, err := s.multiView(ctx, it, n, pr)
+	vq := vqaItem(it)
+	for n, pr := range viewPairs(vq) {
+		more, err := s.multiView(ctx, vq, n, pr)
 		o.more = append(o.more, more...)
 		if err != nil {
 			o.fatal = err

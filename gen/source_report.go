@@ -19,7 +19,10 @@ type FilterReport struct {
 	CLIP   []LabelCount       `json:"clip,omitempty"`
 	Naming *NamingCount       `json:"naming,omitempty"`
 	Pairs  *filters.MineStats `json:"lpips_pairs,omitempty"`
-	clip   map[string]*LabelCount
+	// PairViews counts the mined pairs (video and scannet sources) by how
+	// far their in-between frames let the LLM stage grow them.
+	PairViews *PairViewsCount `json:"pair_views,omitempty"`
+	clip      map[string]*LabelCount
 }
 
 // LabelCount is the filter's decisions for images whose best label is Label.
@@ -95,6 +98,10 @@ func (r *FilterReport) Snapshot() *FilterReport {
 	if r.Pairs != nil {
 		p := *r.Pairs
 		out.Pairs = &p
+	}
+	if r.PairViews != nil {
+		v := *r.PairViews
+		out.PairViews = &v
 	}
 	return out
 }

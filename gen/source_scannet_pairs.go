@@ -21,8 +21,9 @@ import (
 
 // scannetPairSource is the scannet source with filters.lpips: instead of
 // one item of evenly spaced frames per scene, frame pairs with LPIPS in the
-// band become two-view items (the paper's multi-view pairs from ScanNet).
-// Partners are searched by pose distance when every frame has a pose, by
+// band become two-view items (the paper's multi-view pairs from ScanNet),
+// each with the color of up to 6 frames recorded between the two
+// (Item.Between) for the LLM view interpolation. Partners are searched by pose distance when every frame has a pose, by
 // frame gap otherwise.
 type scannetPairSource struct {
 	scenes *scannetSource // lists the scene folders
@@ -91,13 +92,26 @@ func (s *scannetPairSource) Tasks(ctx context.Context, yield func(Task) bool) er
 		}
 		for _, p := range ms.pairs {
 			a, b := ms.frames[p.A], ms.frames[p.B]
-			meta := &scene.PairMeta{Frames: [2]int{p.A, p.B}, Method: "lpips-" + ms.method}
+			meta := &scene.PairMeta{Frames: [2]int{p.A, p.B}, Method: "lpips-" + ms.method, Between: betweenFrames(p.A, p.B)}
 			d := p.LPIPS
 			meta.LPIPS = &d
+			between := make([]string, len(meta.Between))
+			for k, f := range meta.Between {
+				between[k] = ms.frames[f]
+			}
 			ok := emit(fmt.Sprintf("%s#%s-%s", name, a, b), func() *scene.Item {
 				it, err := scannet.Read(dir, []string{a, b})
 				if err != nil {
 					return &scene.Item{Err: err}
+				}
+				// In-between frames in recording order (the camera path),
+				// color only: they only go to the LLM view check.
+				for _, f := range between {
+					v, err := scannet.ReadColor(dir, f)
+					if err != nil {
+						return &scene.Item{Err: fmt.Errorf("in-between frame: %w", err)}
+					}
+					it.Between = append(it.Between, v)
 				}
 				it.Filters = &scene.FilterMeta{Pair: meta}
 				return it
@@ -166,6 +180,7 @@ func (s *scannetPairSource) mineScene(ctx context.Context, dir string) minedScen
 		return ms
 	}
 	s.report.addPairs(st)
+	s.report.addPairViews(pairs)
 	ms.pairs = pairs
 	return ms
 }

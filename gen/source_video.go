@@ -29,9 +29,11 @@ var videoExts = map[string]bool{".mp4": true, ".mov": true, ".webm": true, ".mkv
 
 // videoSource turns videos into two-view items: ffmpeg decodes frames at
 // the configured rate into a pipe (no frame files on disk), pairs are mined
-// with LPIPS (or taken at a fixed gap), and each pair is one item. One
-// video's frames are held in memory (as JPEG q95, plus a small copy for
-// LPIPS) until its pairs are loaded.
+// with LPIPS (or taken at a fixed gap), and each pair is one item, with up
+// to 6 frames between the two for the LLM view interpolation
+// (Item.Between). One video's frames are held in memory (as JPEG q95, plus
+// a small copy for LPIPS) while its pairs are listed; a listed pair keeps
+// only its own frames.
 type videoSource struct {
 	cfg    *VideoConfig
 	ffmpeg string
@@ -159,15 +161,22 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 			continue
 		}
 		for _, p := range pairs {
-			a, b := frames[p.A], frames[p.B]
-			meta := &scene.PairMeta{Frames: [2]int{p.A, p.B}, Method: method}
+			// The task holds its own frames' JPEGs (shared with frames,
+			// not copied), never the whole video: once listing moves on,
+			// only the frames of pairs still in flight stay in memory.
+			views := []scene.View{frames[p.A].view(p.A), frames[p.B].view(p.B)}
+			meta := &scene.PairMeta{Frames: [2]int{p.A, p.B}, Method: method, Between: betweenFrames(p.A, p.B)}
+			between := make([]scene.View, len(meta.Between))
+			for k, f := range meta.Between {
+				between[k] = frames[f].view(f)
+			}
 			if method == "lpips" {
 				d := p.LPIPS
 				meta.LPIPS = &d
 			}
 			id := fmt.Sprintf("%s#%06d-%06d", rel, p.A, p.B)
 			ok := emit(id, func(context.Context) *scene.Item {
-				return &scene.Item{Views: []scene.View{a.view(p.A), b.view(p.B)}, Filters: &scene.FilterMeta{Pair: meta}}
+				return &scene.Item{Views: views, Between: between, Filters: &scene.FilterMeta{Pair: meta}}
 			})
 			if !ok {
 				return ctx.Err()
@@ -212,6 +221,7 @@ func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair
 		for i := 0; i+s.cfg.GapFrames < n; i += s.cfg.GapFrames {
 			out = append(out, filters.Pair{A: i, B: i + s.cfg.GapFrames})
 		}
+		s.report.addPairViews(out)
 		return out, "gap", nil
 	}
 	dist := func(i, j int) (float64, error) { return s.lpips.Distance(ctx, frames[i].thumb, frames[j].thumb) }
@@ -220,6 +230,7 @@ func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair
 		return nil, "lpips", fmt.Errorf("lpips pair mining: %w", err)
 	}
 	s.report.addPairs(st)
+	s.report.addPairViews(pairs)
 	return pairs, "lpips", nil
 }
 

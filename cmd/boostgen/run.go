@@ -178,6 +178,9 @@ func printFilterReport(w io.Writer, r *gen.FilterReport) {
 	if p := r.Pairs; p != nil && p.Frames > 0 {
 		fmt.Fprintf(w, "  lpips: %d pairs from %d frames, %.1f evaluations per frame\n", p.Pairs, p.Frames, float64(p.Evaluations)/float64(p.Frames))
 	}
+	if v := r.PairViews; v != nil && v.UpTo8+v.UpTo4+v.Only2 > 0 {
+		fmt.Fprintf(w, "  pairs: %d with frames between for up to 8 views, %d for up to 4, %d stay 2-view (fewer than 2 frames between)\n", v.UpTo8, v.UpTo4, v.Only2)
+	}
 }
 
 func printSummary(w io.Writer, s *gen.Summary) {

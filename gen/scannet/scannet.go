@@ -241,7 +241,9 @@ func Read(dir string, frames []string) (*scene.Item, error) {
 	return it, nil
 }
 
-func readView(dir, name string, km [4][4]float64) (scene.View, error) {
+// ReadColor loads only the color image of a frame (Name, Image, W, H set):
+// what a mined pair's in-between frames need.
+func ReadColor(dir, name string) (scene.View, error) {
 	v := scene.View{Name: name}
 	cpath, err := findColor(dir, name)
 	if err != nil {
@@ -256,6 +258,14 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 		return v, fmt.Errorf("scannet: %s: %w", cpath, err)
 	}
 	v.W, v.H = cfg.Width, cfg.Height
+	return v, nil
+}
+
+func readView(dir, name string, km [4][4]float64) (scene.View, error) {
+	v, err := ReadColor(dir, name)
+	if err != nil {
+		return v, err
+	}
 	v.K = geometry.Intrinsics{Fx: km[0][0], Fy: km[1][1], Cx: km[0][2], Cy: km[1][2], W: v.W, H: v.H}
 	if err := v.K.Validate(); err != nil {
 		return v, fmt.Errorf("scannet: %s: %w", filepath.Join(dir, "intrinsic", "intrinsic_color.txt"), err)

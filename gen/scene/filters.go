@@ -33,9 +33,12 @@ type NamedMask struct {
 	Margin float64 `json:"margin"`
 }
 
-// PairMeta describes a mined pair of video frames.
+// PairMeta describes a mined pair of frames (a video's or a scan's).
 type PairMeta struct {
 	Frames [2]int   `json:"frames"`
 	LPIPS  *float64 `json:"lpips,omitempty"` // nil when paired by a fixed gap
-	Method string   `json:"method"`          // "lpips" or "gap"
+	Method string   `json:"method"`          // "lpips", "gap", "lpips-pose", "lpips-gap"
+	// Between are the frames between the two that travel with the pair
+	// (Item.Between), by the same numbering as Frames.
+	Between []int `json:"between,omitempty"`
 }

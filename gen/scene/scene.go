@@ -45,6 +45,12 @@ type Item struct {
 	Index  int
 	Source string // source kind, for provenance
 	Views  []View
+	// Between are frames strictly between a mined pair's two views, in
+	// path order (at most 6, evenly spaced). They are no part of the
+	// item's geometry or spatial record: only the LLM view interpolation
+	// uses them, to grow the pair's VQA sample to 4 and 8 views as it does
+	// with a scan's frames. Only Name, Image, W and H are set.
+	Between []View
 	// Objects maps instance ids to labels.
 	Objects []Object
 	// Captions are the source's own scene descriptions (short, detailed), or

@@ -155,7 +155,15 @@ func (l *Local) Stat(_ context.Context, key string) (Info, error) {
 
 func (l *Local) List(_ context.Context, prefix string) ([]Info, error) {
 	var out []Info
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	// Walk only the folder the prefix names: listing llm/spent/ must not
+	// visit every image and cache entry of a large output.
+	start := l.root
+	if i := strings.LastIndexByte(prefix, '/'); i > 0 {
+		if dir := filepath.Clean(filepath.FromSlash(prefix[:i])); !filepath.IsAbs(dir) && !strings.HasPrefix(dir, "..") {
+			start = filepath.Join(l.root, dir)
+		}
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil

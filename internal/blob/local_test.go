@@ -3,6 +3,7 @@ package blob
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -91,5 +92,41 @@ func TestLocalKeys(t *testing.T) {
 	}
 	if _, err := Open(ctx, "gs://bucket/x"); err == nil {
 		t.Error("a scheme with no backend opened")
+	}
+}
+
+// List walks only the folder its prefix names, and still returns every key
+// that starts with the prefix, including keys in sibling folders whose
+// names start with the prefix's last part.
+func TestLocalListByPrefix(t *testing.T) {
+	ctx := context.Background()
+	s, _ := NewLocal(t.TempDir())
+	for _, k := range []string{"llm/spent/1.json", "llm/spent/2.json", "llm/spentx/3.json", "llm/cache/ab/x.json", "images/a.jpg", "top.json"} {
+		if err := Put(ctx, s, k, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		prefix string
+		want   []string
+	}{
+		{"llm/spent/", []string{"llm/spent/1.json", "llm/spent/2.json"}},
+		{"llm/spent", []string{"llm/spent/1.json", "llm/spent/2.json", "llm/spentx/3.json"}},
+		{"llm/", []string{"llm/cache/ab/x.json", "llm/spent/1.json", "llm/spent/2.json", "llm/spentx/3.json"}},
+		{"t", []string{"top.json"}},
+		{"missing/", nil},
+		{"../", nil},
+	} {
+		list, err := s.List(ctx, c.prefix)
+		if err != nil {
+			t.Fatalf("List(%q): %v", c.prefix, err)
+		}
+		var got []string
+		for _, info := range list {
+			got = append(got, info.Key)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("List(%q) = %v, want %v", c.prefix, got, c.want)
+		}
 	}
 }

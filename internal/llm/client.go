@@ -88,8 +88,8 @@ type Options struct {
 	// Transport is the HTTP transport (default http.DefaultTransport).
 	Transport http.RoundTripper
 	// SpentUSD is what earlier runs of the same job already spent, so that
-	// BudgetUSD holds across a stop and a resume (the pipeline keeps it in
-	// its manifest; SpentUSD() gives the new total).
+	// BudgetUSD holds across a stop and a resume (SpentUSD() gives the new
+	// total). SetSpentElsewhereUSD updates it while the client runs.
 	SpentUSD float64
 }
 
@@ -110,10 +110,11 @@ type Client struct {
 	flightMu sync.Mutex
 	flights  map[string]*flight
 
-	mu       sync.Mutex
-	usage    map[string]*Usage
-	spent    float64
-	reserved float64
+	mu        sync.Mutex
+	usage     map[string]*Usage
+	elsewhere float64 // spent against the budget by others (Options.SpentUSD)
+	paid      float64 // spent by this client
+	reserved  float64
 }
 
 // New checks cfg, loads the key and returns a client.
@@ -144,16 +145,16 @@ func New(cfg Config, opts Options) (*Client, error) {
 	oc.HTTPClient = httpClient
 
 	c := &Client{
-		cfg:   cfg,
-		key:   key,
-		api:   openai.NewClientWithConfig(oc),
-		store: opts.Store,
-		log:   opts.Logger,
-		sleep: opts.Sleep,
-		slots: make(chan struct{}, cfg.Concurrency),
-		rand:  rand.New(rand.NewSource(cfg.RetrySeed)),
-		usage: map[string]*Usage{},
-		spent: opts.SpentUSD,
+		cfg:       cfg,
+		key:       key,
+		api:       openai.NewClientWithConfig(oc),
+		store:     opts.Store,
+		log:       opts.Logger,
+		sleep:     opts.Sleep,
+		slots:     make(chan struct{}, cfg.Concurrency),
+		rand:      rand.New(rand.NewSource(cfg.RetrySeed)),
+		usage:     map[string]*Usage{},
+		elsewhere: opts.SpentUSD,
 
 		flights: map[string]*flight{},
 	}

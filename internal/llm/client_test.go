@@ -501,6 +501,41 @@ func TestBudgetCarriesOverFromEarlierRuns(t *testing.T) {
 	}
 }
 
+// What others spend while the client runs (another shard process) counts
+// from the moment it is set; PaidUSD stays this client's own.
+func TestBudgetCountsSpendElsewhere(t *testing.T) {
+	h := newHarness(t, echo, func(c *llm.Config) {
+		c.PriceInputPer1M, c.PriceOutputPer1M, c.BudgetUSD, c.Concurrency = 10, 0, 0.05, 1 // a cent a request
+	})
+	ctx := context.Background()
+	for _, c := range []struct {
+		elsewhere float64
+		admitted  bool
+	}{
+		{0, true},
+		{0.04, false}, // 0.04 elsewhere + 0.01 paid: the budget is spent
+		{0.035, true},
+		{0.03, false},
+		{0, true},
+	} {
+		h.client.SetSpentElsewhereUSD(c.elsewhere)
+		before := h.srv.ChatRequests()
+		_, err := h.client.Chat(ctx, textRequest("vqa", fmt.Sprint(before, c.elsewhere)))
+		if got := err == nil; got != c.admitted || !c.admitted && !errors.Is(err, llm.ErrBudget) {
+			t.Fatalf("elsewhere $%v, paid $%v: err %v, want admitted %v", c.elsewhere, h.client.PaidUSD(), err, c.admitted)
+		}
+		if sent := h.srv.ChatRequests() - before; sent != map[bool]int{true: 1}[c.admitted] {
+			t.Fatalf("elsewhere $%v: %d requests sent", c.elsewhere, sent)
+		}
+		if got, want := h.client.SpentUSD(), c.elsewhere+h.client.PaidUSD(); got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("SpentUSD %v, want elsewhere + paid = %v", got, want)
+		}
+	}
+	if got := h.client.PaidUSD(); got < 0.0299 || got > 0.0301 {
+		t.Errorf("paid %v, want $0.03", got)
+	}
+}
+
 func TestInvalidStrictSchemaIsNotRetried(t *testing.T) {
 	h := newHarness(t, echo, nil)
 	req := textRequest("vqa", "q")

@@ -44,8 +44,8 @@ func (c *Client) EstimateUSD(req Request, batch bool) (float64, error) {
 func (c *Client) reserve(est float64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cfg.BudgetUSD > 0 && c.spent+c.reserved >= c.cfg.BudgetUSD {
-		return fmt.Errorf("%w: spent $%.4f of $%.4f", ErrBudget, c.spent, c.cfg.BudgetUSD)
+	if spent := c.elsewhere + c.paid; c.cfg.BudgetUSD > 0 && spent+c.reserved >= c.cfg.BudgetUSD {
+		return fmt.Errorf("%w: spent $%.4f of $%.4f", ErrBudget, spent, c.cfg.BudgetUSD)
 	}
 	c.reserved += est
 	return nil
@@ -60,7 +60,7 @@ func (c *Client) release(est float64) {
 func (c *Client) charge(stage string, r Response, discount float64) {
 	usd := c.cost(r.PromptTokens, r.CompletionTokens, discount)
 	c.mu.Lock()
-	c.spent += usd
+	c.paid += usd
 	c.mu.Unlock()
 	c.addUsage(stage, func(u *Usage) {
 		u.Requests++
@@ -93,11 +93,30 @@ func (c *Client) Usage() map[string]Usage {
 	return out
 }
 
-// SpentUSD is the estimated cost of everything this client has paid for.
+// SpentUSD is the estimated cost of everything this client has paid for,
+// plus what was spent elsewhere against the same budget (Options.SpentUSD,
+// or the latest SetSpentElsewhereUSD).
 func (c *Client) SpentUSD() float64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.spent
+	return c.elsewhere + c.paid
+}
+
+// PaidUSD is the estimated cost of what this client has paid for.
+func (c *Client) PaidUSD() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paid
+}
+
+// SetSpentElsewhereUSD replaces Options.SpentUSD: what other clients spent
+// against the same budget, such as shard processes running at the same
+// time, whose spend a caller reads while they run. Requests admitted from
+// now on count it.
+func (c *Client) SetSpentElsewhereUSD(usd float64) {
+	c.mu.Lock()
+	c.elsewhere = usd
+	c.mu.Unlock()
 }
 
 // Stages lists the stages with a tally, sorted, for stable reports.
