@@ -17,8 +17,8 @@
 // which chromaticity ignores, so a mask is the region of the point's
 // colour within a disc around it (radius σs·√T); a region of the point's
 // colour that the disc cuts (a floor) has a soft edge and a poor stability
-// score. Colours without chroma (white, grey, black) are told apart only
-// by ε, which is weak: the stand-in merges them.
+// score. A prompt on a colour without chroma (white, grey, black, walls)
+// gets no mask at all: the stand-in cannot tell those apart.
 package sam2test
 
 import (
@@ -33,7 +33,11 @@ const (
 	SigmaChroma  = 0.04 // chromaticity units
 	SigmaSpatial = 64   // cells of the 256² map
 	Alpha        = 8
-	eps          = 0.05
+	// MinSaturation separates the palette's colours (pink, the least
+	// saturated, 0.02) from grey, white, black, the walls and the beige
+	// floor (below 0.005).
+	MinSaturation = 0.01
+	eps           = 0.05
 )
 
 // Thresholds and IoUs of the three masks per point.
@@ -145,6 +149,13 @@ func decoderGraph(v Variant) *onnxtest.Graph {
 		g.Op("Div", []string{dc, g.Scalar(SigmaChroma * SigmaChroma)}),
 		g.Op("Div", []string{ds, g.Scalar(SigmaSpatial * SigmaSpatial)}),
 	})
+	// Prompts on achromatic colours (white, grey, black: saturation, the
+	// chroma's variance over the channels, below MinSaturation) get no
+	// mask: the stand-in cannot tell them apart.
+	mean := g.Op("ReduceMean", []string{c}, onnxtest.Ints("axes", 1), onnxtest.Int("keepdims", 1))
+	dev := g.Op("Sub", []string{c, mean})
+	sat := g.Op("ReduceSum", []string{g.Op("Mul", []string{dev, dev}), i64(1)}, onnxtest.Int("keepdims", 1))
+	s = g.Op("Add", []string{s, g.Op("Mul", []string{g.Op("Relu", []string{g.Op("Sub", []string{g.Scalar(MinSaturation), sat})}), g.Scalar(1e5)})})
 	// α(T_k − s) for the three thresholds: [B,3,256,256].
 	logits := g.Op("Mul", []string{g.Op("Sub", []string{g.Const(thresholds, 1, 3, 1, 1), s}), g.Scalar(Alpha)})
 	logits = g.Op("Clip", []string{logits, scalar(-32), scalar(32)})
