@@ -160,9 +160,7 @@ func decoderGraph(v Variant) *onnxtest.Graph {
 	logits := g.Op("Mul", []string{g.Op("Sub", []string{g.Const(thresholds, 1, 3, 1, 1), s}), g.Scalar(Alpha)})
 	logits = g.Op("Clip", []string{logits, scalar(-32), scalar(32)})
 	if v == NaNLogits {
-		// sqrt(−1) where the mask is on.
-		on := g.Op("Relu", []string{g.Op("Sign", []string{logits})})
-		logits = g.Op("Add", []string{logits, g.Op("Sqrt", []string{g.Op("Mul", []string{on, g.Scalar(-1)})})})
+		logits = g.Op("Add", []string{logits, g.Op("Sqrt", []string{g.Scalar(-1)})})
 	}
 	g.Identity(logits, masks)
 	// IoU: the constants, one row per prompt.
