@@ -76,7 +76,7 @@ func TestFolderWithSAM2EndToEnd(t *testing.T) {
 	lib := onnxtest.Library(t)
 	bin := boostgenBinary(t)
 	dir := t.TempDir()
-	items := sam2Scenes(t, 22, 8)
+	items := sam2Scenes(t, 22, 8, 1)
 	photos := filepath.Join(dir, "photos")
 	os.MkdirAll(photos, 0o755)
 	for n, it := range items {
@@ -169,16 +169,16 @@ source: {type: folder, folder: {path: photos}}
 	}
 }
 
-// sam2Scenes renders n single-view scenes at modelSide that the SAM 2
+// sam2Scenes renders n scenes of views views at modelSide that the SAM 2
 // stand-in can segment: no wooden floor (it has a brown object's chroma)
 // and no colour on two objects (touching, they would be one mask). The
 // stand-in's limits, not SAM 2's; the scenes are otherwise as generated.
-func sam2Scenes(t *testing.T, seed uint64, n int) []*scene.Item {
+func sam2Scenes(t *testing.T, seed uint64, n, views int) []*scene.Item {
 	t.Helper()
 	opts := synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
 	var items []*scene.Item
 	for index := 0; len(items) < n; index++ {
-		sc, err := synthetic.Generate(seed, index, 1, opts)
+		sc, err := synthetic.Generate(seed, index, views, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,8 +190,10 @@ func sam2Scenes(t *testing.T, seed uint64, n int) []*scene.Item {
 			continue
 		}
 		// The focal length a model can return exactly (see renderSets).
-		f := float64(float32(sc.Cameras[0].K.Fx))
-		sc.Cameras[0].K.Fx, sc.Cameras[0].K.Fy = f, f
+		for c := range sc.Cameras {
+			f := float64(float32(sc.Cameras[c].K.Fx))
+			sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
+		}
 		it, _, err := sc.Item(fmt.Sprintf("scene-%d", index))
 		if err != nil {
 			t.Fatal(err)
@@ -221,4 +223,55 @@ func boxIoU(a, b [4]float64) float64 {
 	}
 	inter := iw * ih
 	return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
+}
+
+// Video pairs end to end with SAM 2: each clip (two views of a synthetic
+// scene, encoded losslessly by ffmpeg) is one pair; its first frame gets
+// SAM 2's masks and names, VGGT (scaled by Depth-Pro) the cameras and
+// depth, and the pair becomes a record boostgen validate accepts, where
+// without SAM 2 every pair is a masks reject (TestVideoEndToEnd).
+func TestVideoWithSAM2EndToEnd(t *testing.T) {
+	lib := onnxtest.Library(t)
+	ff := ffmpegForTest(t)
+	bin := boostgenBinary(t)
+	dir := t.TempDir()
+	items := sam2Scenes(t, 31, 6, 2)
+	clips := filepath.Join(dir, "clips")
+	os.MkdirAll(clips, 0o755)
+	for n, it := range items {
+		frames := t.TempDir()
+		for v, view := range it.Views {
+			os.WriteFile(filepath.Join(frames, fmt.Sprintf("f%d.png", v)), view.Image.Bytes, 0o644)
+		}
+		clip := filepath.Join(clips, fmt.Sprintf("clip%d.mkv", n))
+		if out, err := exec.Command(ff, "-v", "error", "-framerate", "2", "-i", filepath.Join(frames, "f%d.png"), "-c:v", "ffv1", clip).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, out)
+		}
+	}
+	enc, dec := sam2test.Write(t, dir, sam2test.Good)
+	config := filepath.Join(dir, "video.yaml")
+	os.WriteFile(config, []byte(fmt.Sprintf(`seed: 3
+source: {type: video, video: {path: clips, fps: 2, gap_frames: 1}}
+geometry: {min_mask_pixels: 40, min_points: 20, depth: depthpro, multiview: vggt, masks: sam2}
+%smodels:
+  ort_library: %q
+  depthpro: {path: %q, size: %d}
+  vggt: {path: %q, size: %d, min_confidence: 2, scale: depthpro}
+  sam2: {encoder: %q, decoder: %q, points_per_side: 16}
+`, namingModels(t, dir, lib), lib, depthProModel(t, items, 1), modelSide, vggtModel(t, items), modelSide, enc, dec)), 0o644)
+	sum, recs, rej := e2eRun(t, bin, config, filepath.Join(dir, "out"))
+	t.Logf("%d items, %d records, rejects %v", sum.Items, sum.Records, sum.RejectsByCode)
+	for id, r := range rej {
+		t.Logf("reject %s: %s %s", id, r.Code, r.Reason)
+	}
+	if sum.Items != len(items) || sum.Records < 2 || sum.RejectsByCode[RejectMasks] != 0 || sum.RejectsByCode[RejectModel] != 0 {
+		t.Fatalf("summary %+v: want one pair per clip, records, no masks or model rejects", sum)
+	}
+	for _, r := range recs {
+		g := r.Meta.Geometry
+		if !strings.HasSuffix(r.ID, "#000000-000001") || len(r.Meta.Source.Views) != 2 || g == nil || g.Masks != MasksSAM2 || g.Multiview != MultiviewVGGT ||
+			r.Meta.Frame.AnchorView != 0 || r.Meta.Filters == nil || r.Meta.Filters.Naming == nil || r.Meta.Filters.Pair == nil {
+			t.Errorf("record %s: views %v geometry %+v anchor %d filters %+v", r.ID, r.Meta.Source.Views, g, r.Meta.Frame.AnchorView, r.Meta.Filters)
+		}
+	}
 }
