@@ -32,6 +32,9 @@ func TestSAM2ConfigErrors(t *testing.T) {
 			}
 		})
 	}
+	if _, err := LoadConfig("../examples/folder-sam2.yaml"); err != nil {
+		t.Errorf("the example: %v", err)
+	}
 	cfg, err := ParseConfig([]byte("source: {type: folder, folder: {path: x}}\ngeometry: {masks: sam2}\nmodels: {sam2: {encoder: e.onnx, decoder: d.onnx}}\n"))
 	if err != nil {
 		t.Fatal(err)
