@@ -77,8 +77,9 @@ type GeometryConfig struct {
 	// the source, or a model (gen/models.go).
 	Depth     string `json:"depth,omitempty"`
 	Multiview string `json:"multiview,omitempty"`
-	// Masks chooses where object masks come from: the source, or SAM 2
-	// for items without (gen/models_sam2.go).
+	// Masks chooses where object masks come from: the source (empty or
+	// "source"; left empty so that configs without it keep their hash), or
+	// SAM 2 for items without (gen/models_sam2.go).
 	Masks string `json:"masks,omitempty"`
 }
 
@@ -232,9 +233,6 @@ func (c *Config) applyDefaults() {
 	}
 	if g.Multiview == "" {
 		g.Multiview = MultiviewPoses
-	}
-	if g.Masks == "" {
-		g.Masks = MasksSource
 	}
 	if c.Models != nil {
 		c.Models.applyDefaults()

@@ -115,9 +115,9 @@ func TestUpsampledMask(t *testing.T) {
 	if m.Area != 4 || m.Box != image.Rect(0, 0, 2, 2) {
 		t.Errorf("area %d box %v, want 4 and (0,0)-(2,2)", m.Area, m.Box)
 	}
-	// Above +1 (wx·wy > 9/16): the same four (0.75·0.75 = 0.5625 is not
-	// above 0.5625… it is equal: 16·0.5625−8 = 1, not above 1) → 3; above
-	// −1 (wx·wy > 7/16): 4.
+	// Stability: above +1 needs wx·wy > 9/16, which three pixels have (the
+	// fourth, 0.75·0.75, gives exactly 1); above −1 needs wx·wy > 7/16,
+	// which four have: 3/4.
 	if math.Abs(stab-3./4) > 1e-6 {
 		t.Errorf("stability %v, want 3/4", stab)
 	}

@@ -162,6 +162,40 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	}
 }
 
+// Masks smaller than MinArea are dropped before NMS and counted; without
+// it the same image has smaller ones.
+func TestMinArea(t *testing.T) {
+	m, _ := load(t, sam2test.Good)
+	sc, err := synthetic.Generate(3, 2, 1, synthetic.Options{Width: 320, Height: 240, MinObjects: 6, MaxObjects: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := sc.Render(0).Color
+	o := sam2.DefaultOptions()
+	o.PointsPerSide = 16
+	all, _, err := m.Generate(context.Background(), img, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallest := all[0].Area
+	for _, mk := range all {
+		smallest = min(smallest, mk.Area)
+	}
+	o.MinArea = smallest + 1
+	big, st, err := m.Generate(context.Background(), img, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Small == 0 || len(big) >= len(all) {
+		t.Errorf("min area %d: %d masks (of %d), %d counted small", o.MinArea, len(big), len(all), st.Small)
+	}
+	for _, mk := range big {
+		if mk.Area < o.MinArea || len(mk.Bits()) != 320*240 {
+			t.Errorf("mask of %d pixels kept with min area %d", mk.Area, o.MinArea)
+		}
+	}
+}
+
 // A decoder that gives NaN logits is an error naming the model and the
 // output, not a mask.
 func TestNaNLogits(t *testing.T) {
