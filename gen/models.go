@@ -165,6 +165,9 @@ func (c *Config) checkModels() error {
 	if g.Masks == MasksSAM2 && m.SAM2 == nil {
 		return fmt.Errorf("models.sam2: required (encoder and decoder) when geometry.masks is sam2")
 	}
+	if t := c.Source.Type; g.Masks == MasksSAM2 && t != "folder" && t != "video" {
+		return fmt.Errorf("geometry.masks: sam2 gives masks to folder and video sources; source %s has its own", t)
+	}
 	if d := m.DepthPro; d != nil && d.ConfOutput == "" && d.MinConfidence != nil {
 		return fmt.Errorf("models.depthpro.min_confidence: set conf_output too (the public export has no confidence output)")
 	}

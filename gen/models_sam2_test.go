@@ -22,6 +22,8 @@ func TestSAM2ConfigErrors(t *testing.T) {
 		{"unknown mode", "source: {type: folder, folder: {path: x}}\ngeometry: {masks: sam3}\n", "geometry.masks"},
 		{"no decoder", "source: {type: folder, folder: {path: x}}\ngeometry: {masks: sam2}\nmodels: {sam2: {encoder: e.onnx}}\n", "decoder"},
 		{"size not a multiple of 16", "source: {type: folder, folder: {path: x}}\ngeometry: {masks: sam2}\nmodels: {sam2: {encoder: e.onnx, decoder: d.onnx, size: 1000}}\n", "models.sam2.size"},
+		{"a source with masks", "source: {type: synthetic}\ngeometry: {masks: sam2}\nmodels: {sam2: {encoder: e.onnx, decoder: d.onnx}}\n",
+			"geometry.masks: sam2 gives masks to folder and video sources; source synthetic has its own"},
 		{"unknown key", "source: {type: folder, folder: {path: x}}\ngeometry: {masks: sam2}\nmodels: {sam2: {encoder: e.onnx, decoder: d.onnx, crop_n_layers: 1}}\n", "crop_n_layers"},
 	}
 	for _, tc := range tests {
