@@ -77,6 +77,10 @@ type GeometryConfig struct {
 	// the source, or a model (gen/models.go).
 	Depth     string `json:"depth,omitempty"`
 	Multiview string `json:"multiview,omitempty"`
+	// Masks chooses where object masks come from: the source (empty or
+	// "source"; left empty so that configs without it keep their hash), or
+	// SAM 2 for items without (gen/models_sam2.go).
+	Masks string `json:"masks,omitempty"`
 }
 
 type FloorConfig struct {

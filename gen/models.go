@@ -36,6 +36,7 @@ type ModelsConfig struct {
 	Batch          BatchConfig     `json:"batch"`
 	DepthPro       *DepthProConfig `json:"depthpro,omitempty"`
 	VGGT           *VGGTConfig     `json:"vggt,omitempty"`
+	SAM2           *SAM2Config     `json:"sam2,omitempty"`
 }
 
 // BatchConfig sizes the dynamic batching of single-image models.
@@ -109,6 +110,9 @@ func (m *ModelsConfig) applyDefaults() {
 			d.MinConfidence = ptr(0.0)
 		}
 	}
+	if m.SAM2 != nil {
+		m.SAM2.applyDefaults()
+	}
 	if v := m.VGGT; v != nil {
 		def := vggt.Defaults()
 		fill(&v.Input, def.Input)
@@ -157,6 +161,12 @@ func (c *Config) checkModels() error {
 		if m.VGGT.Scale == ScaleDepthPro && m.DepthPro == nil {
 			return fmt.Errorf("models.vggt.scale: depthpro needs models.depthpro.path")
 		}
+	}
+	if g.Masks == MasksSAM2 && m.SAM2 == nil {
+		return fmt.Errorf("models.sam2: required (encoder and decoder) when geometry.masks is sam2")
+	}
+	if t := c.Source.Type; g.Masks == MasksSAM2 && t != "folder" && t != "video" {
+		return fmt.Errorf("geometry.masks: sam2 gives masks to folder and video sources; source %s has its own", t)
 	}
 	if d := m.DepthPro; d != nil && d.ConfOutput == "" && d.MinConfidence != nil {
 		return fmt.Errorf("models.depthpro.min_confidence: set conf_output too (the public export has no confidence output)")

@@ -332,6 +332,12 @@ func (p *processor) record(ctx context.Context, it *scene.Item) (*Record, error)
 		return nil, reject(RejectNoPair, "%v", err)
 	}
 	rec := p.assemble(it, an.anchor, an.frame, pl, objs, skipped)
+	if it.Masks != "" {
+		if geo == nil {
+			geo = &GeometryMeta{Depth: DepthSource, Intrinsics: DepthSource}
+		}
+		geo.Masks = it.Masks
+	}
 	rec.Meta.Geometry = geo
 	return rec, nil
 }

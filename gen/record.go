@@ -135,6 +135,9 @@ type GeometryMeta struct {
 	Depth      string `json:"depth"`               // "source", "depthpro" or "vggt"
 	Intrinsics string `json:"intrinsics"`          // "source", "depthpro", "vggt" or "mixed"
 	Multiview  string `json:"multiview,omitempty"` // multi-view items: "poses" or "vggt"
+	// Masks is "sam2" when SAM 2 made the object masks (geometry.masks:
+	// sam2), absent when they are the source's.
+	Masks string `json:"masks,omitempty"`
 	// Scale is how model units became meters, when they were not metric
 	// already.
 	Scale *ScaleMeta `json:"scale,omitempty"`

@@ -164,8 +164,9 @@ models:
 
 // A short video made with ffmpeg, end to end: frame pairs and an unreadable
 // video go through boostgen run into shards that validate. Video pairs have
-// no object masks (boostgen has no segmentation model), so they end as
-// rejects that name the pair; the unreadable video carries ffmpeg's message.
+// no object masks (without geometry.masks: sam2, TestVideoWithSAM2EndToEnd),
+// so they end as rejects that name the pair; the unreadable video carries
+// ffmpeg's message.
 func TestVideoEndToEnd(t *testing.T) {
 	ff := ffmpegForTest(t)
 	bin := boostgenBinary(t)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"image"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,6 +28,9 @@ type imageStage struct {
 	clip      *filters.CLIPFilter
 	namer     *filters.Namer
 	report    *FilterReport
+	// seg makes masks for images without an annotation file (nil unless
+	// geometry.masks is sam2).
+	seg *segmenter
 }
 
 func maskFilter(m *MaskConfig) sa1b.Filter {
@@ -42,12 +44,19 @@ func maskFilter(m *MaskConfig) sa1b.Filter {
 // embeds its labels and vocabulary once for the run.
 func newImageStage(cfg *Config, kind string, maxPixels int, masks *MaskConfig) (*imageStage, error) {
 	st := &imageStage{kind: kind, maxPixels: maxPixels, masks: maskFilter(masks), report: cfg.newFilterReport()}
+	var err error
+	if kind == "folder" { // SA-1B's images all come with masks
+		if st.seg, err = loadSegmenter(cfg); err != nil {
+			return nil, err
+		}
+	}
 	f := cfg.Filters
 	if f == nil || (f.CLIP == nil && f.Naming == nil) {
 		return st, nil
 	}
 	m, err := loadCLIP(cfg)
 	if err != nil {
+		st.seg.close()
 		return nil, err
 	}
 	ctx := context.Background()
@@ -139,66 +148,37 @@ func (st *imageStage) item(ctx context.Context, id string, index int, s sa1b.Sam
 		}
 	}
 	v := scene.View{Name: s.ImageName, Image: scene.Image{Bytes: img.Bytes, Ext: img.Ext}, W: img.W, H: img.H}
-	if s.JSON != nil {
+	var sel []sa1b.Selected
+	switch {
+	case s.JSON != nil:
 		af, err := sa1b.ParseFile(s.JSON, s.Name+".json")
 		if err != nil {
 			return fail(RejectSource, "%v", err)
 		}
-		inst, sel, _, err := sa1b.Select(af, img.W, img.H, st.masks)
+		v.Instances, sel, _, err = sa1b.Select(af, img.W, img.H, st.masks)
 		if err != nil {
 			return fail(RejectMasks, "%s.json: %v", s.Name, err)
 		}
-		v.Instances = inst
-		var unnamed []sa1b.Selected
-		for _, o := range sel {
-			if o.Annotation.Label != "" {
-				it.Objects = append(it.Objects, scene.Object{ID: int(o.ID), Label: o.Annotation.Label})
-			} else {
-				unnamed = append(unnamed, o)
-			}
+	case st.seg != nil:
+		var err error
+		if v.Instances, sel, err = st.seg.segment(ctx, img.Pixels); err != nil {
+			it.Err = fmt.Errorf("%s: %w", s.ImageName, err)
+			return it
 		}
-		if st.namer != nil && len(unnamed) > 0 {
-			nm, err := st.name(ctx, img, inst, unnamed)
-			if err != nil {
-				return fail(RejectModel, "%s: naming masks: %v", s.ImageName, err)
-			}
-			for _, o := range nm.Objects {
-				if o.Label != "" {
-					it.Objects = append(it.Objects, scene.Object{ID: o.ID, Label: o.Label})
-				}
-			}
-			st.report.addNaming(nm.Named, nm.Ambiguous)
-			meta.Naming = nm
+		it.Masks = MasksSAM2
+	}
+	if v.Instances != nil {
+		objs, nm, err := labelObjects(ctx, st.namer, st.report, img.Pixels, v.Instances, sel)
+		if err != nil {
+			return fail(RejectModel, "%s: naming masks: %v", s.ImageName, err)
 		}
+		it.Objects, meta.Naming = objs, nm
 	}
 	it.Views = []scene.View{v}
 	if meta.CLIP != nil || meta.Naming != nil {
 		it.Filters = meta
 	}
 	return it
-}
-
-// name crops each unnamed object (its box grown by a tenth, background
-// neutral) and names it zero-shot.
-func (st *imageStage) name(ctx context.Context, img *imgload.Image, inst []uint16, objs []sa1b.Selected) (*scene.NamingMeta, error) {
-	crops := make([]image.Image, len(objs))
-	for i, o := range objs {
-		crops[i] = filters.MaskCrop(img.Pixels, inst, o.ID, o.Mask.Bounds(), 0.1)
-	}
-	names, err := st.namer.Name(ctx, crops)
-	if err != nil {
-		return nil, err
-	}
-	nm := &scene.NamingMeta{}
-	for i, n := range names {
-		nm.Objects = append(nm.Objects, scene.NamedMask{ID: int(objs[i].ID), Label: n.Label, Best: n.Best, Prob: n.Prob, Margin: n.Margin})
-		if n.Label != "" {
-			nm.Named++
-		} else {
-			nm.Ambiguous++
-		}
-	}
-	return nm, nil
 }
 
 var folderImageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".webp": true}

@@ -42,6 +42,10 @@ type videoSource struct {
 	lpips  *lpips.Model
 	mine   filters.MineOptions
 	report *FilterReport
+	// seg and namer give each pair's first frame SAM 2's masks, named
+	// zero-shot (nil unless geometry.masks is sam2).
+	seg   *segmenter
+	namer *filters.Namer
 
 	// mined remembers each video's pairs: a run lists a source twice (to
 	// count its items, then to process them), and mining is the expensive
@@ -107,6 +111,18 @@ func newVideoSource(cfg *Config) (*videoSource, error) {
 		}
 		l := f.LPIPS
 		s.mine = filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes}
+	}
+	if s.seg, err = loadSegmenter(cfg); err != nil {
+		return nil, err
+	}
+	if f := cfg.Filters; s.seg != nil && f != nil && f.Naming != nil {
+		m, err := loadCLIP(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if s.namer, err = filters.NewNamer(context.Background(), m, f.Naming.Vocabulary, f.Naming.Prompt, *f.Naming.Margin); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -175,8 +191,12 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 				meta.LPIPS = &d
 			}
 			id := fmt.Sprintf("%s#%06d-%06d", rel, p.A, p.B)
-			ok := emit(id, func(context.Context) *scene.Item {
-				return &scene.Item{Views: views, Between: between, Filters: &scene.FilterMeta{Pair: meta}}
+			ok := emit(id, func(ctx context.Context) *scene.Item {
+				it := &scene.Item{Views: views, Between: between, Filters: &scene.FilterMeta{Pair: meta}}
+				if s.seg != nil {
+					s.segment(ctx, it)
+				}
+				return it
 			})
 			if !ok {
 				return ctx.Err()
@@ -184,6 +204,35 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 		}
 	}
 	return nil
+}
+
+// segment gives a pair's first frame SAM 2's masks and names; the second
+// frame gets an empty instance map. SAM 2 runs per image here (its video
+// tracking is not used), so the same object is not matched across the
+// frames, and objects are measured in the first frame only.
+func (s *videoSource) segment(ctx context.Context, it *scene.Item) {
+	v := &it.Views[0]
+	img, err := jpeg.Decode(bytes.NewReader(v.Image.Bytes))
+	if err != nil {
+		it.Err = reject(RejectSource, "view %s: %v", v.Name, err)
+		return
+	}
+	px := imaging.Clone(img)
+	inst, sel, err := s.seg.segment(ctx, px)
+	if err != nil {
+		it.Err = fmt.Errorf("view %s: %w", v.Name, err)
+		return
+	}
+	objs, nm, err := labelObjects(ctx, s.namer, s.report, px, inst, sel)
+	if err != nil {
+		it.Err = reject(RejectModel, "view %s: naming masks: %v", v.Name, err)
+		return
+	}
+	v.Instances = inst
+	for n := 1; n < len(it.Views); n++ {
+		it.Views[n].Instances = make([]uint16, it.Views[n].W*it.Views[n].H)
+	}
+	it.Objects, it.Filters.Naming, it.Masks = objs, nm, MasksSAM2
 }
 
 // frame is one decoded video frame.

@@ -103,6 +103,24 @@ func EncodeCounts(counts []int) string {
 	return string(b)
 }
 
+// FromBits encodes a row-major mask (index y*w+x) as an RLE, column-major
+// as SA-1B's are.
+func FromBits(bits []bool, w, h int) *RLE {
+	r := &RLE{H: h, W: w}
+	on, run := false, 0
+	for x := range w {
+		for y := range h {
+			if bits[y*w+x] != on {
+				r.Counts = append(r.Counts, run)
+				on, run = !on, 0
+			}
+			run++
+		}
+	}
+	r.Counts = append(r.Counts, run)
+	return r
+}
+
 // Foreground calls fn for each foreground run: start is the column-major
 // index of its first pixel and n its length.
 func (r *RLE) Foreground(fn func(start, n int)) {

@@ -173,3 +173,27 @@ func FuzzDecodeCounts(f *testing.F) {
 		_ = r.Bounds()
 	})
 }
+
+// FromBits writes a row-major mask as SA-1B's column-major runs, starting
+// with background; Bits reads it back.
+func TestFromBits(t *testing.T) {
+	tests := []struct {
+		name   string
+		bits   []bool // 3 wide, 2 high
+		counts []int
+	}{
+		{"empty", []bool{false, false, false, false, false, false}, []int{6}},
+		{"full", []bool{true, true, true, true, true, true}, []int{0, 6}},
+		// Columns: (0: on, off), (1: on, on), (2: off, on).
+		{"diagonal band", []bool{true, true, false, false, true, true}, []int{0, 1, 1, 2, 1, 1}},
+	}
+	for _, tc := range tests {
+		r := FromBits(tc.bits, 3, 2)
+		if !slices.Equal(r.Counts, tc.counts) {
+			t.Errorf("%s: counts %v, want %v", tc.name, r.Counts, tc.counts)
+		}
+		if !slices.Equal(r.Bits(), tc.bits) {
+			t.Errorf("%s: read back %v", tc.name, r.Bits())
+		}
+	}
+}

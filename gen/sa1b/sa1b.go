@@ -88,14 +88,7 @@ type SelectStats struct {
 // malformed or whose size differs from the image is an error naming it.
 func Select(f *File, w, h int, flt Filter) ([]uint16, []Selected, SelectStats, error) {
 	var st SelectStats
-	st.Masks = len(f.Annotations)
-	total := float64(w * h)
-	type cand struct {
-		a    *Annotation
-		rle  *RLE
-		area int
-	}
-	var cands []cand
+	var ms []Decoded
 	for i := range f.Annotations {
 		a := &f.Annotations[i]
 		sz := a.Segmentation.Size
@@ -103,6 +96,7 @@ func Select(f *File, w, h int, flt Filter) ([]uint16, []Selected, SelectStats, e
 			return nil, nil, st, fmt.Errorf("annotation %d: segmentation size %v, but the image is %d×%d (want [%d, %d])", a.ID, sz, w, h, h, w)
 		}
 		if a.PredictedIoU < flt.MinPredictedIoU || a.StabilityScore < flt.MinStability {
+			st.Masks++
 			st.LowScore++
 			continue
 		}
@@ -110,13 +104,48 @@ func Select(f *File, w, h int, flt Filter) ([]uint16, []Selected, SelectStats, e
 		if err != nil {
 			return nil, nil, st, fmt.Errorf("annotation %d: %w", a.ID, err)
 		}
-		area := rle.Area()
+		ms = append(ms, Decoded{Annotation: a, Mask: rle})
+	}
+	inst, out, more := SelectDecoded(ms, w, h, flt)
+	st.Masks += more.Masks
+	st.LowScore += more.LowScore
+	st.Area, st.Overlap, st.Cap = more.Area, more.Overlap, more.Cap
+	return inst, out, st, nil
+}
+
+// Decoded is an annotation with its mask already decoded (or made by a
+// segmentation model); the mask must be the image's size.
+type Decoded struct {
+	Annotation *Annotation
+	Mask       *RLE
+}
+
+// SelectDecoded is Select's choice over masks already decoded: the same
+// score and area filters, and the same resolution of overlaps, largest
+// first, so that masks from a model become objects exactly as SA-1B's do.
+func SelectDecoded(ms []Decoded, w, h int, flt Filter) ([]uint16, []Selected, SelectStats) {
+	var st SelectStats
+	st.Masks = len(ms)
+	total := float64(w * h)
+	type cand struct {
+		a    *Annotation
+		rle  *RLE
+		area int
+	}
+	var cands []cand
+	for _, m := range ms {
+		a := m.Annotation
+		if a.PredictedIoU < flt.MinPredictedIoU || a.StabilityScore < flt.MinStability {
+			st.LowScore++
+			continue
+		}
+		area := m.Mask.Area()
 		frac := float64(area) / total
 		if area == 0 || frac < flt.MinArea || (flt.MaxArea > 0 && frac > flt.MaxArea) {
 			st.Area++
 			continue
 		}
-		cands = append(cands, cand{a, rle, area})
+		cands = append(cands, cand{a, m.Mask, area})
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		if cands[i].area != cands[j].area {
@@ -153,7 +182,7 @@ func Select(f *File, w, h int, flt Filter) ([]uint16, []Selected, SelectStats, e
 		})
 		out = append(out, Selected{ID: id, Annotation: c.a, Mask: c.rle, Pixels: c.area - taken})
 	}
-	return inst, out, st, nil
+	return inst, out, st
 }
 
 // Sample is one image and its annotation file as read from a shard or a

@@ -58,6 +58,9 @@ type Item struct {
 	Captions []string
 	// Filters holds what filter stages measured (meta.filters), or nil.
 	Filters *FilterMeta
+	// Masks names the model that made the object masks ("sam2"), or is
+	// empty when they are the source's own (meta.geometry.masks).
+	Masks string
 	// Err is set when the source could not read the item; the pipeline turns
 	// it into a reject with this reason.
 	Err error

@@ -123,6 +123,11 @@ type Spec struct {
 	// Ranks lists the accepted ranks; empty accepts any.
 	Ranks []int
 	Type  ElemType
+	// Dims, when set, is the shape the caller's code was written for
+	// (rank included); -1 accepts any size there. A dimension the model
+	// declares symbolic is accepted whatever Dims says, since only a run
+	// can tell its size.
+	Dims []int64
 }
 
 // Contract lists the inputs a model is fed, in order, and the outputs read
@@ -211,11 +216,28 @@ func checkSpecs(path, kind string, want []Spec, have []onnx.InputOutputInfo) err
 			return fmt.Errorf("ort: model %s: %s %q has rank %d %s, want rank %s",
 				path, kind, w.Name, len(h.Dimensions), dims(h.Dimensions), ranks(w.Ranks))
 		}
+		if w.Dims != nil && !dimsMatch(w.Dims, h.Dimensions) {
+			return fmt.Errorf("ort: model %s: %s %q has shape %s, want %s", path, kind, w.Name, dims(h.Dimensions), dims(w.Dims))
+		}
 		if h.DataType != w.Type.onnx() {
 			return fmt.Errorf("ort: model %s: %s %q has element type %s, want %s", path, kind, w.Name, elemName(h.DataType), w.Type)
 		}
 	}
 	return nil
+}
+
+// dimsMatch reports whether a declared shape can be want: same rank, and
+// every fixed size equal where want fixes one.
+func dimsMatch(want []int64, have onnx.Shape) bool {
+	if len(want) != len(have) {
+		return false
+	}
+	for i, w := range want {
+		if w >= 0 && have[i] >= 0 && have[i] != w {
+			return false
+		}
+	}
+	return true
 }
 
 // elemName names an ONNX element type the way ElemType does.

@@ -48,8 +48,13 @@ type Norm struct{ Mean, Std [3]float32 }
 
 // Common normalisations.
 var (
-	Unit       = Norm{Mean: [3]float32{0, 0, 0}, Std: [3]float32{1, 1, 1}}       // [0,1]
-	Symmetric  = Norm{Mean: [3]float32{.5, .5, .5}, Std: [3]float32{.5, .5, .5}} // [-1,1]
+	Unit      = Norm{Mean: [3]float32{0, 0, 0}, Std: [3]float32{1, 1, 1}}       // [0,1]
+	Symmetric = Norm{Mean: [3]float32{.5, .5, .5}, Std: [3]float32{.5, .5, .5}} // [-1,1]
+	// ImageNet is torchvision's mean/std (SAM 2).
+	ImageNet = Norm{
+		Mean: [3]float32{0.485, 0.456, 0.406},
+		Std:  [3]float32{0.229, 0.224, 0.225},
+	}
 	OpenAICLIP = Norm{
 		Mean: [3]float32{0.48145466, 0.4578275, 0.40821073},
 		Std:  [3]float32{0.26862954, 0.26130258, 0.27577711},
