@@ -179,7 +179,7 @@ func (p *processor) analyze(it *scene.Item, rng *rand.Rand) (*analysis, error) {
 		return nil, reject(RejectDepth, "view %s: %.0f%% of depth pixels are valid (the rest NaN, infinite or ≤ 0), need %.0f%%", av.Name, 100*f, 100**g.MinValidDepth)
 	}
 
-	frame := p.canonicalFrame(av, rng)
+	frame := p.canonicalFrame(av, it.MasksMayCoverFloor, rng)
 	toFrame := make([]geometry.Pose, len(it.Views))
 	if multi {
 		canonFromWorld := av.CamToWorld.Inverse().Then(frame.FromCamera)
@@ -241,6 +241,12 @@ func (p *processor) analyze(it *scene.Item, rng *rand.Rand) (*analysis, error) {
 		if !o.cube.Center.IsFinite() || !o.cube.Size.IsFinite() {
 			o.skip = "cube is not finite"
 			continue
+		}
+		if frame.Kind == geometry.FrameFloor {
+			if s := onFloorShare(o.points); s >= floorPatchShare {
+				o.skip = fmt.Sprintf("lies flat on the floor (%.0f%% of its points within %.0f cm of it): a patch of floor, not an object", 100*s, 100*floorPatchBandM)
+				continue
+			}
 		}
 		switch {
 		case o.mask == nil || o.mask.Count == 0:
@@ -375,11 +381,15 @@ func chooseAnchor(it *scene.Item, masks []map[int]*geometry.Mask, minPixels int,
 
 // canonicalFrame fits the floor to the anchor view's support candidates:
 // pixels on no object, every 4th in each direction.
-func (p *processor) canonicalFrame(v *scene.View, rng *rand.Rand) geometry.Frame {
+// canonicalFrame fits the floor on the view's unmasked pixels, or on all
+// of them when the masks may cover the floor (SA-1B, SAM 2): there a patch
+// of floor is often one of the masks, and leaving it out can leave too
+// little floor, or only a table top, to fit.
+func (p *processor) canonicalFrame(v *scene.View, masksMayCoverFloor bool, rng *rand.Rand) geometry.Frame {
 	var cands []geometry.Vec3
 	for j := 0; j < v.H; j += 4 {
 		for i := 0; i < v.W; i += 4 {
-			if v.Instances[j*v.W+i] != 0 {
+			if v.Instances[j*v.W+i] != 0 && !masksMayCoverFloor {
 				continue
 			}
 			if z, ok := v.Depth.At(i, j); ok {
@@ -391,6 +401,30 @@ func (p *processor) canonicalFrame(v *scene.View, rng *rand.Rand) geometry.Frame
 		return geometry.FloorFrame(pl, inliers)
 	}
 	return geometry.CameraFrame()
+}
+
+// A mask with at least floorPatchShare of its points within floorPatchBandM
+// of the floor plane is floor (a rug, a shadow, a patch SAM 2 cut out),
+// which no question should treat as an object. Real objects rise above the
+// band: the smallest synthetic one is 10 cm tall.
+const (
+	floorPatchShare = 0.9
+	floorPatchBandM = 0.03
+)
+
+// onFloorShare is the share of canonical-frame points within
+// floorPatchBandM of the floor (z = 0).
+func onFloorShare(pts []geometry.Vec3) float64 {
+	if len(pts) == 0 {
+		return 0
+	}
+	n := 0
+	for _, q := range pts {
+		if math.Abs(q[2]) <= floorPatchBandM {
+			n++
+		}
+	}
+	return float64(n) / float64(len(pts))
 }
 
 func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, pl *templates.Plan, objs []*objectState, skipped []SkippedObject) *Record {

@@ -168,6 +168,7 @@ func (st *imageStage) item(ctx context.Context, id string, index int, s sa1b.Sam
 		it.Masks = MasksSAM2
 	}
 	if v.Instances != nil {
+		it.MasksMayCoverFloor = true
 		objs, nm, err := labelObjects(ctx, st.namer, st.report, img.Pixels, v.Instances, sel)
 		if err != nil {
 			return fail(RejectModel, "%s: naming masks: %v", s.ImageName, err)

@@ -233,6 +233,7 @@ func (s *videoSource) segment(ctx context.Context, it *scene.Item) {
 		it.Views[n].Instances = make([]uint16, it.Views[n].W*it.Views[n].H)
 	}
 	it.Objects, it.Filters.Naming, it.Masks = objs, nm, MasksSAM2
+	it.MasksMayCoverFloor = true
 }
 
 // frame is one decoded video frame.

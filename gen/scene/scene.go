@@ -61,6 +61,11 @@ type Item struct {
 	// Masks names the model that made the object masks ("sam2"), or is
 	// empty when they are the source's own (meta.geometry.masks).
 	Masks string
+	// MasksMayCoverFloor is set when the masks segment everything in sight
+	// (SA-1B's annotations, SAM 2), so that one may be a patch of floor;
+	// the floor is then fitted on every pixel, not only on unmasked ones.
+	// Instance maps of objects alone (synthetic, ScanNet) leave it unset.
+	MasksMayCoverFloor bool
 	// Err is set when the source could not read the item; the pipeline turns
 	// it into a reject with this reason.
 	Err error
