@@ -21,14 +21,7 @@ import (
 // the rug is skipped as floor, never asked about. Fitted on unmasked pixels
 // only (the flag unset), the same scenes have almost no floor left to fit.
 func TestFloorUnderMasks(t *testing.T) {
-	cfg, err := ParseConfig([]byte("{seed: 42, source: {type: synthetic}}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newProcessor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, p := defaultSyntheticProcessor(t)
 	const scenes = 40
 	found := map[bool]int{}
 	checked := 0

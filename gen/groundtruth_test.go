@@ -15,6 +15,21 @@ import (
 	"github.com/boostgen/boostgen/templates"
 )
 
+// defaultSyntheticProcessor is the processor of a synthetic run with every
+// default, seed 42: the settings the ground-truth checks hold the pipeline to.
+func defaultSyntheticProcessor(t *testing.T) (*Config, *processor) {
+	t.Helper()
+	cfg, err := ParseConfig([]byte("{seed: 42, source: {type: synthetic}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newProcessor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, p
+}
+
 // trueCanonical is the canonical frame built from the exact camera pose and
 // the exact floor (z = 0): what the estimated frame should be.
 func trueCanonical(cam synthetic.Camera) geometry.Pose {
@@ -206,14 +221,7 @@ func checkScene(p *processor, seed uint64, index, views int) sceneResult {
 }
 
 func TestGroundTruth(t *testing.T) {
-	cfg, err := ParseConfig([]byte("{seed: 42, source: {type: synthetic}}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newProcessor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := defaultSyntheticProcessor(t)
 	type job struct{ index, views int }
 	var jobs []job
 	for n := 0; n < 500; n++ {
