@@ -74,13 +74,9 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 	bodies := map[string]openai.ChatCompletionRequest{}
 	stages := map[string]string{}
 	for i, r := range reqs {
-		body, err := c.buildRequest(r)
+		body, k, err := c.keyedRequest(r)
 		if err != nil {
 			return nil, fmt.Errorf("llm batch %s: request %d: %w", job, i, err)
-		}
-		k, err := c.cacheKey(body)
-		if err != nil {
-			return nil, err
 		}
 		keys[i] = k
 		bodies[k] = body
