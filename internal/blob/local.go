@@ -80,14 +80,24 @@ func (l *Local) Create(_ context.Context, key string) (Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
+	f, err := tempBeside(p)
 	if err != nil {
 		return nil, err
 	}
 	return &localWriter{f: f, target: p}, nil
+}
+
+// tmpPrefix starts the names of files being written; List skips them.
+const tmpPrefix = ".tmp-"
+
+// tempBeside creates the temporary file a write of p goes through, in p's
+// folder (made if needed) so that moving it into place stays on one file
+// system.
+func tempBeside(p string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(filepath.Dir(p), tmpPrefix+filepath.Base(p)+"-*")
 }
 
 func (l *Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
@@ -95,13 +105,10 @@ func (l *Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
 	// Write the bytes to a temporary file, then hard-link it into place:
 	// link(2) fails if the target exists, which makes the check-and-create
 	// atomic, and the target never appears half-written.
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
+	f, err := tempBeside(p)
 	if err != nil {
 		return err
 	}
@@ -170,7 +177,7 @@ func (l *Local) List(_ context.Context, prefix string) ([]Info, error) {
 			}
 			return err
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+		if d.IsDir() || strings.HasPrefix(d.Name(), tmpPrefix) {
 			return nil
 		}
 		rel, err := filepath.Rel(l.root, p)

@@ -74,13 +74,9 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 	bodies := map[string]openai.ChatCompletionRequest{}
 	stages := map[string]string{}
 	for i, r := range reqs {
-		body, err := c.buildRequest(r)
+		body, k, err := c.keyedRequest(r)
 		if err != nil {
 			return nil, fmt.Errorf("llm batch %s: request %d: %w", job, i, err)
-		}
-		k, err := c.cacheKey(body)
-		if err != nil {
-			return nil, err
 		}
 		keys[i] = k
 		bodies[k] = body
@@ -123,10 +119,14 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 
 	// The budget admits requests one by one at their estimated batch price;
 	// the estimates stay reserved until the part is collected or we return.
+	type admittedLine struct {
+		key  string
+		line []byte
+		est  float64
+	}
 	overBudget := map[string]bool{}
 	tooBig := map[string]error{}
-	var lines [][]byte
-	var lineKeys []string
+	var admitted []admittedLine
 	var outstanding float64
 	defer func() { c.release(outstanding) }()
 	for _, k := range pending {
@@ -148,21 +148,11 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 			continue
 		}
 		outstanding += est
-		lines = append(lines, line)
-		lineKeys = append(lineKeys, k)
+		admitted = append(admitted, admittedLine{key: k, line: line, est: est})
 	}
 	// Files list the admitted lines sorted by key, so the same requests
 	// make the same files (and the same batches) whatever their order.
-	order := make([]int, len(lineKeys))
-	for n := range order {
-		order[n] = n
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(lineKeys[a], lineKeys[b]) })
-	sortedLines, sortedKeys := make([][]byte, len(order)), make([]string, len(order))
-	for n, o := range order {
-		sortedLines[n], sortedKeys[n] = lines[o], lineKeys[o]
-	}
-	lines, lineKeys = sortedLines, sortedKeys
+	slices.SortFunc(admitted, func(a, b admittedLine) int { return strings.Compare(a.key, b.key) })
 
 	reservedFor := map[int]float64{}
 	collected := func(part int) {
@@ -175,20 +165,21 @@ func (c *Client) RunBatch(ctx context.Context, job string, reqs []Request) ([]Ba
 
 	// Split into files and upload each, recording the file id before the
 	// batch is created so that a crash in between does not upload twice.
-	for start := 0; start < len(lines); {
+	for start := 0; start < len(admitted); {
 		end, size := start, int64(0)
-		for end < len(lines) && end-start < c.cfg.BatchMaxRequests && size+int64(len(lines[end])+1) <= c.cfg.BatchMaxBytes {
-			size += int64(len(lines[end]) + 1)
+		for end < len(admitted) && end-start < c.cfg.BatchMaxRequests && size+int64(len(admitted[end].line)+1) <= c.cfg.BatchMaxBytes {
+			size += int64(len(admitted[end].line) + 1)
 			end++
 		}
-		part := batchPart{Keys: lineKeys[start:end]}
+		var part batchPart
 		var partCost float64
-		for _, k := range part.Keys {
-			part.Stages = append(part.Stages, stages[k])
-			partCost += c.estimateCost(bodies[k], c.cfg.BatchDiscount)
+		file := make([]byte, 0, size)
+		for _, a := range admitted[start:end] {
+			part.Keys = append(part.Keys, a.key)
+			part.Stages = append(part.Stages, stages[a.key])
+			partCost += a.est
+			file = append(append(file, a.line...), '\n')
 		}
-		file := bytes.Join(lines[start:end], []byte("\n"))
-		file = append(file, '\n')
 		var f openai.File
 		err := c.do(ctx, "batch", 0, func(ctx context.Context) error {
 			var err error

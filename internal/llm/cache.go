@@ -37,6 +37,16 @@ func (c *Client) cacheKey(body openai.ChatCompletionRequest) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// keyedRequest builds req's body and its cache key.
+func (c *Client) keyedRequest(req Request) (openai.ChatCompletionRequest, string, error) {
+	body, err := c.buildRequest(req)
+	if err != nil {
+		return body, "", err
+	}
+	key, err := c.cacheKey(body)
+	return body, key, err
+}
+
 func cachePath(key string) string { return CachePrefix + key[:2] + "/" + key + ".json" }
 
 func (c *Client) cacheGet(ctx context.Context, key string) (Response, bool, error) {

@@ -204,11 +204,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Chat sends one request, or answers it from the cache. Errors wrap
 // ErrBudget, ErrQuota or a *StatusError where that applies.
 func (c *Client) Chat(ctx context.Context, req Request) (Response, error) {
-	body, err := c.buildRequest(req)
-	if err != nil {
-		return Response{}, err
-	}
-	key, err := c.cacheKey(body)
+	body, key, err := c.keyedRequest(req)
 	if err != nil {
 		return Response{}, err
 	}
@@ -289,11 +285,7 @@ func (c *Client) pay(ctx context.Context, stage, key string, body openai.ChatCom
 
 // Cached reports whether req would be answered from the cache.
 func (c *Client) Cached(ctx context.Context, req Request) (bool, error) {
-	body, err := c.buildRequest(req)
-	if err != nil {
-		return false, err
-	}
-	key, err := c.cacheKey(body)
+	_, key, err := c.keyedRequest(req)
 	if err != nil {
 		return false, err
 	}

@@ -3,7 +3,6 @@ package llm
 import (
 	"errors"
 	"fmt"
-	"sort"
 
 	openai "github.com/sashabaranov/go-openai"
 )
@@ -117,16 +116,4 @@ func (c *Client) SetSpentElsewhereUSD(usd float64) {
 	c.mu.Lock()
 	c.elsewhere = usd
 	c.mu.Unlock()
-}
-
-// Stages lists the stages with a tally, sorted, for stable reports.
-func (c *Client) Stages() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.usage))
-	for k := range c.usage {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

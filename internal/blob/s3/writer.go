@@ -121,7 +121,7 @@ func (w *Writer) grow(need int) {
 }
 
 // sendPart starts uploading buf as the next part, after the previous part's
-// upload finished, and hands back a buffer to fill.
+// upload finished; that upload's buffer becomes the spare.
 func (w *Writer) sendPart() error {
 	if w.uploadID == nil {
 		out, err := w.s.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
@@ -141,10 +141,7 @@ func (w *Writer) sendPart() error {
 		return fmt.Errorf("s3: %s: more than %d parts of %d bytes; raise the part size", w.s.url(w.key), MaxParts, w.partSize)
 	}
 	buf := w.buf
-	w.buf = nil
-	if w.spare != nil {
-		w.buf, w.spare = w.spare[:0], nil
-	}
+	w.buf = nil // grow refills it from the spare
 	num := int32(len(w.parts) + 1)
 	ch := make(chan partResult, 1)
 	w.inflight = ch

@@ -84,7 +84,6 @@ type Server struct {
 	counts   map[string]int
 	chatN    int
 	limited  int
-	stalls   int
 	auth     map[string]int
 	files    map[string]file
 	batches  map[string]*openai.Batch
@@ -201,11 +200,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
-	var c any
-	if code != "" {
-		c = code
-	}
-	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": nil, "code": c}})
+	writeJSON(w, status, errBody(typ, code, msg))
 }
 
 func (s *Server) nextFault() Fault {
@@ -255,20 +250,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	fault := s.nextFault()
 	switch fault {
 	case RateLimit:
-		if s.limiter != nil {
-			w.Header().Set("Retry-After", s.retryAfterFor())
-		} else {
-			w.Header().Set("Retry-After", s.RetryAfter)
-		}
+		w.Header().Set("Retry-After", s.retryAfterFor())
 		writeError(w, 429, "requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later.")
 		return
 	case ServerError:
 		writeError(w, 500, "server_error", "", "The server had an error while processing your request.")
 		return
 	case Stall:
-		s.mu.Lock()
-		s.stalls++
-		s.mu.Unlock()
 		select {
 		case <-r.Context().Done():
 		case <-s.closed:
@@ -604,21 +592,18 @@ func (s *Server) runBatch(b *openai.Batch, input []byte) {
 	if fail != "" {
 		b.Status = "failed"
 		b.FailedAt = &now
-		b.Errors = &struct {
-			Object string `json:"object,omitempty"`
-			Data   []struct {
-				Code    string  `json:"code,omitempty"`
-				Message string  `json:"message,omitempty"`
-				Param   *string `json:"param,omitempty"`
-				Line    *int    `json:"line,omitempty"`
-			} `json:"data"`
-		}{Object: "list"}
-		b.Errors.Data = append(b.Errors.Data, struct {
+		// go-openai declares Batch.Errors as an unnamed struct; the alias
+		// names its element so the literal is written once.
+		type batchError = struct {
 			Code    string  `json:"code,omitempty"`
 			Message string  `json:"message,omitempty"`
 			Param   *string `json:"param,omitempty"`
 			Line    *int    `json:"line,omitempty"`
-		}{Code: "invalid_request", Message: fail})
+		}
+		b.Errors = &struct {
+			Object string       `json:"object,omitempty"`
+			Data   []batchError `json:"data"`
+		}{Object: "list", Data: []batchError{{Code: "invalid_request", Message: fail}}}
 		return
 	}
 	put := func(data []byte) *string {
