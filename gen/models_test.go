@@ -134,11 +134,7 @@ func depthProModelConf(t *testing.T, items []*scene.Item, focalScale float32, wi
 		g.Node("Gather", []string{g.Const(conf, k, modelSide, modelSide), idx}, []string{"conf"}, onnxtest.Int("axis", 0))
 	}
 	g.Node("Gather", []string{g.Const(focal, k), idx}, []string{"focallength_px"}, onnxtest.Int("axis", 0))
-	p := filepath.Join(t.TempDir(), "depthpro.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "depthpro.onnx")
 }
 
 // quaternion turns a rotation matrix into VGGT's quaternion (x, y, z, w).
@@ -218,11 +214,7 @@ func vggtModel(t *testing.T, items []*scene.Item) string {
 	g.Identity(c, "depth_conf")
 	g.Identity(c, "world_points_conf")
 	g.Node("Reshape", []string{gather(points, n, n, 3), g.ConstI64([]int64{1, -1, n, n, 3}, 5)}, []string{"world_points"})
-	p := filepath.Join(t.TempDir(), "vggt.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "vggt.onnx")
 }
 
 // processAll runs items through a processor made from config text.
