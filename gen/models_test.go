@@ -217,8 +217,9 @@ func vggtModel(t *testing.T, items []*scene.Item) string {
 	return g.WriteTemp(t, "vggt.onnx")
 }
 
-// processAll runs items through a processor made from config text.
-func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
+// configProcessor is the processor made from config text; it is closed
+// when t ends.
+func configProcessor(t *testing.T, cfgText string) *processor {
 	t.Helper()
 	cfg, err := ParseConfig([]byte(cfgText))
 	if err != nil {
@@ -228,7 +229,14 @@ func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// processAll runs items through a processor made from config text.
+func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
+	t.Helper()
+	p := configProcessor(t, cfgText)
 	outs := make([]outcome, len(items))
 	for i, it := range items {
 		outs[i] = p.process(context.Background(), it)
@@ -329,15 +337,7 @@ func TestDepthProSourceFocal(t *testing.T) {
 	// The model believes the focal length is half the true one, and its
 	// depth is the true depth (as if computed for the true focal length).
 	path := depthProModel(t, items, 0.5)
-	cfg, err := ParseConfig([]byte(baseConfig(3, ", depth: depthpro") + models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d}\n", path, modelSide))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newProcessor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := configProcessor(t, baseConfig(3, ", depth: depthpro")+models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d}\n", path, modelSide)))
 	for i, it := range items {
 		geo, err := p.withModels(context.Background(), it)
 		if err != nil {
@@ -479,15 +479,7 @@ func TestVGGTConfidence(t *testing.T) {
 	path := vggtModel(t, truth)
 	for _, thr := range []float64{2, lowConf + 1} {
 		t.Run(fmt.Sprint(thr), func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(baseConfig(5, ", multiview: vggt") + models(lib, fmt.Sprintf("  vggt: {path: %q, size: %d, min_confidence: %v}\n", path, modelSide, thr))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := newProcessor(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := configProcessor(t, baseConfig(5, ", multiview: vggt")+models(lib, fmt.Sprintf("  vggt: {path: %q, size: %d, min_confidence: %v}\n", path, modelSide, thr)))
 			it := renderSets(t, 5, sets, true)[0]
 			if _, err := p.withModels(context.Background(), it); err != nil {
 				t.Fatal(err)
@@ -595,15 +587,7 @@ func TestDepthProConfidence(t *testing.T) {
 	path := depthProModelConf(t, truth, 1, true)
 	for _, thr := range []float64{2, lowConf + 1} {
 		t.Run(fmt.Sprint(thr), func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(baseConfig(3, ", depth: depthpro") + models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d, conf_output: conf, min_confidence: %v}\n", path, modelSide, thr))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := newProcessor(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := configProcessor(t, baseConfig(3, ", depth: depthpro")+models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d, conf_output: conf, min_confidence: %v}\n", path, modelSide, thr)))
 			for i, it := range renderSets(t, 3, sets, true) {
 				if _, err := p.withModels(context.Background(), it); err != nil {
 					t.Fatal(err)
