@@ -37,26 +37,33 @@ const modelSide = 160
 // scaling itself is exact).
 const vggtUnit = 0.25
 
-// renderSets renders synthetic items as the synthetic source numbers them.
-// With exactFocal the cameras' focal lengths are first rounded to float32,
-// the precision a model's output has, so that a model can return them
-// exactly.
+// modelScenes are the synthetic scenes the model tests render: at the
+// stand-ins' input size, with smaller objects than by default.
+var modelScenes = synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
+
+// float32Focal rounds the cameras' focal lengths to float32, the precision
+// a model's output has, so that a model can return them exactly.
+func float32Focal(sc *synthetic.Scene) {
+	for c := range sc.Cameras {
+		f := float64(float32(sc.Cameras[c].K.Fx))
+		sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
+	}
+}
+
+// renderSets renders synthetic items as the synthetic source numbers them,
+// with exactFocal after float32Focal.
 func renderSets(t *testing.T, seed uint64, sets []SyntheticSet, exactFocal bool) []*scene.Item {
 	t.Helper()
-	opts := synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
 	var items []*scene.Item
 	index := 0
 	for _, set := range sets {
 		for range set.Scenes {
-			sc, err := synthetic.Generate(seed, index, set.Views, opts)
+			sc, err := synthetic.Generate(seed, index, set.Views, modelScenes)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if exactFocal {
-				for c := range sc.Cameras {
-					f := float64(float32(sc.Cameras[c].K.Fx))
-					sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
-				}
+				float32Focal(sc)
 			}
 			it, _, err := sc.Item(fmt.Sprintf("synthetic-%06d-%dv", index, set.Views))
 			if err != nil {

@@ -175,10 +175,9 @@ source: {type: folder, folder: {path: photos}}
 // stand-in's limits, not SAM 2's; the scenes are otherwise as generated.
 func sam2Scenes(t *testing.T, seed uint64, n, views int) []*scene.Item {
 	t.Helper()
-	opts := synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
 	var items []*scene.Item
 	for index := 0; len(items) < n; index++ {
-		sc, err := synthetic.Generate(seed, index, views, opts)
+		sc, err := synthetic.Generate(seed, index, views, modelScenes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,11 +188,7 @@ func sam2Scenes(t *testing.T, seed uint64, n, views int) []*scene.Item {
 		if sc.FloorColor == "wooden" || len(colours) < len(sc.Objects) {
 			continue
 		}
-		// The focal length a model can return exactly (see renderSets).
-		for c := range sc.Cameras {
-			f := float64(float32(sc.Cameras[c].K.Fx))
-			sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
-		}
+		float32Focal(sc)
 		it, _, err := sc.Item(fmt.Sprintf("scene-%d", index))
 		if err != nil {
 			t.Fatal(err)
