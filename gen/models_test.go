@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -78,7 +77,7 @@ func renderSets(t *testing.T, seed uint64, sets []SyntheticSet, exactFocal bool)
 
 func decode(t *testing.T, v scene.View) image.Image {
 	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(v.Image.Bytes))
+	img, err := decodeView(&v)
 	if err != nil {
 		t.Fatal(err)
 	}
