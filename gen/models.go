@@ -195,7 +195,7 @@ func loadModels(cfg *Config) (*modelSet, error) {
 		return nil, nil
 	}
 	m := *cfg.Models
-	o := ort.Options{Library: cfg.Resolve(m.ORTLibrary), Provider: m.Provider, IntraOpThreads: m.IntraOpThreads, InterOpThreads: m.InterOpThreads}
+	o := filterORT(cfg, "")
 	ms := &modelSet{cfg: m, geo: g}
 	if needDepth {
 		d := m.DepthPro

@@ -44,17 +44,14 @@ type depthResult struct {
 	ratio      float64
 }
 
-// depthPro runs Depth-Pro on one view. Where the source knows the camera
-// its intrinsics are kept and the depth is rescaled by the ratio of its
-// focal length to the estimated one: Depth-Pro's metric depth is
-// proportional to the focal length it assumes, and this is what its own
-// inference does when it is given a known focal length. Otherwise the
-// intrinsics are the estimated focal length with a centred principal point.
-func (ms *modelSet) depthPro(ctx context.Context, v *scene.View) (depthResult, error) {
-	img, err := decodeView(v)
-	if err != nil {
-		return depthResult{}, err
-	}
+// depthPro runs Depth-Pro on one view, whose image the caller has decoded
+// (decodeView). Where the source knows the camera its intrinsics are kept
+// and the depth is rescaled by the ratio of its focal length to the
+// estimated one: Depth-Pro's metric depth is proportional to the focal
+// length it assumes, and this is what its own inference does when it is
+// given a known focal length. Otherwise the intrinsics are the estimated
+// focal length with a centred principal point.
+func (ms *modelSet) depthPro(ctx context.Context, v *scene.View, img image.Image) (depthResult, error) {
 	res, err := ms.depth.Predict(ctx, img)
 	if err != nil {
 		return depthResult{}, reject(RejectModel, "view %s: %v", v.Name, err)
@@ -90,8 +87,12 @@ func (ms *modelSet) depthPro(ctx context.Context, v *scene.View) (depthResult, e
 func (ms *modelSet) estimateDepth(ctx context.Context, it *scene.Item) (*GeometryMeta, error) {
 	res := make([]depthResult, len(it.Views))
 	err := ort.Each(ctx, len(it.Views), len(it.Views), func(ctx context.Context, i int) error {
-		r, err := ms.depthPro(ctx, &it.Views[i])
-		res[i] = r
+		v := &it.Views[i]
+		img, err := decodeView(v)
+		if err != nil {
+			return err
+		}
+		res[i], err = ms.depthPro(ctx, v, img)
 		return err
 	})
 	if err != nil {
@@ -174,7 +175,7 @@ func (ms *modelSet) reconstruct(ctx context.Context, it *scene.Item) (*GeometryM
 		depths[i] = z
 	}
 
-	scale, err := ms.vggtScale(ctx, it, depths)
+	scale, err := ms.vggtScale(ctx, it, imgs[0], depths)
 	if err != nil {
 		return nil, err
 	}
@@ -217,8 +218,9 @@ func pointDepth(v vggt.View) []float32 {
 	return out
 }
 
-// vggtScale finds the factor that turns VGGT's units into meters.
-func (ms *modelSet) vggtScale(ctx context.Context, it *scene.Item, vg [][]float32) (*ScaleMeta, error) {
+// vggtScale finds the factor that turns VGGT's units into meters; first is
+// the first view's decoded image, for Depth-Pro.
+func (ms *modelSet) vggtScale(ctx context.Context, it *scene.Item, first image.Image, vg [][]float32) (*ScaleMeta, error) {
 	c := ms.cfg.VGGT
 	method := c.Scale
 	if method == ScaleAuto {
@@ -246,7 +248,7 @@ func (ms *modelSet) vggtScale(ctx context.Context, it *scene.Item, vg [][]float3
 			add(v.Depth.Z, vg[i])
 		}
 	case ScaleDepthPro:
-		r, err := ms.depthPro(ctx, &it.Views[0])
+		r, err := ms.depthPro(ctx, &it.Views[0], first)
 		if err != nil {
 			return nil, err
 		}

@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,26 +36,33 @@ const modelSide = 160
 // scaling itself is exact).
 const vggtUnit = 0.25
 
-// renderSets renders synthetic items as the synthetic source numbers them.
-// With exactFocal the cameras' focal lengths are first rounded to float32,
-// the precision a model's output has, so that a model can return them
-// exactly.
+// modelScenes are the synthetic scenes the model tests render: at the
+// stand-ins' input size, with smaller objects than by default.
+var modelScenes = synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
+
+// float32Focal rounds the cameras' focal lengths to float32, the precision
+// a model's output has, so that a model can return them exactly.
+func float32Focal(sc *synthetic.Scene) {
+	for c := range sc.Cameras {
+		f := float64(float32(sc.Cameras[c].K.Fx))
+		sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
+	}
+}
+
+// renderSets renders synthetic items as the synthetic source numbers them,
+// with exactFocal after float32Focal.
 func renderSets(t *testing.T, seed uint64, sets []SyntheticSet, exactFocal bool) []*scene.Item {
 	t.Helper()
-	opts := synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
 	var items []*scene.Item
 	index := 0
 	for _, set := range sets {
 		for range set.Scenes {
-			sc, err := synthetic.Generate(seed, index, set.Views, opts)
+			sc, err := synthetic.Generate(seed, index, set.Views, modelScenes)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if exactFocal {
-				for c := range sc.Cameras {
-					f := float64(float32(sc.Cameras[c].K.Fx))
-					sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
-				}
+				float32Focal(sc)
 			}
 			it, _, err := sc.Item(fmt.Sprintf("synthetic-%06d-%dv", index, set.Views))
 			if err != nil {
@@ -71,7 +77,7 @@ func renderSets(t *testing.T, seed uint64, sets []SyntheticSet, exactFocal bool)
 
 func decode(t *testing.T, v scene.View) image.Image {
 	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(v.Image.Bytes))
+	img, err := decodeView(&v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +140,7 @@ func depthProModelConf(t *testing.T, items []*scene.Item, focalScale float32, wi
 		g.Node("Gather", []string{g.Const(conf, k, modelSide, modelSide), idx}, []string{"conf"}, onnxtest.Int("axis", 0))
 	}
 	g.Node("Gather", []string{g.Const(focal, k), idx}, []string{"focallength_px"}, onnxtest.Int("axis", 0))
-	p := filepath.Join(t.TempDir(), "depthpro.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "depthpro.onnx")
 }
 
 // quaternion turns a rotation matrix into VGGT's quaternion (x, y, z, w).
@@ -218,15 +220,12 @@ func vggtModel(t *testing.T, items []*scene.Item) string {
 	g.Identity(c, "depth_conf")
 	g.Identity(c, "world_points_conf")
 	g.Node("Reshape", []string{gather(points, n, n, 3), g.ConstI64([]int64{1, -1, n, n, 3}, 5)}, []string{"world_points"})
-	p := filepath.Join(t.TempDir(), "vggt.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "vggt.onnx")
 }
 
-// processAll runs items through a processor made from config text.
-func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
+// configProcessor is the processor made from config text; it is closed
+// when t ends.
+func configProcessor(t *testing.T, cfgText string) *processor {
 	t.Helper()
 	cfg, err := ParseConfig([]byte(cfgText))
 	if err != nil {
@@ -236,7 +235,14 @@ func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// processAll runs items through a processor made from config text.
+func processAll(t *testing.T, cfgText string, items []*scene.Item) []outcome {
+	t.Helper()
+	p := configProcessor(t, cfgText)
 	outs := make([]outcome, len(items))
 	for i, it := range items {
 		outs[i] = p.process(context.Background(), it)
@@ -337,15 +343,7 @@ func TestDepthProSourceFocal(t *testing.T) {
 	// The model believes the focal length is half the true one, and its
 	// depth is the true depth (as if computed for the true focal length).
 	path := depthProModel(t, items, 0.5)
-	cfg, err := ParseConfig([]byte(baseConfig(3, ", depth: depthpro") + models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d}\n", path, modelSide))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := newProcessor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := configProcessor(t, baseConfig(3, ", depth: depthpro")+models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d}\n", path, modelSide)))
 	for i, it := range items {
 		geo, err := p.withModels(context.Background(), it)
 		if err != nil {
@@ -487,15 +485,7 @@ func TestVGGTConfidence(t *testing.T) {
 	path := vggtModel(t, truth)
 	for _, thr := range []float64{2, lowConf + 1} {
 		t.Run(fmt.Sprint(thr), func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(baseConfig(5, ", multiview: vggt") + models(lib, fmt.Sprintf("  vggt: {path: %q, size: %d, min_confidence: %v}\n", path, modelSide, thr))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := newProcessor(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := configProcessor(t, baseConfig(5, ", multiview: vggt")+models(lib, fmt.Sprintf("  vggt: {path: %q, size: %d, min_confidence: %v}\n", path, modelSide, thr)))
 			it := renderSets(t, 5, sets, true)[0]
 			if _, err := p.withModels(context.Background(), it); err != nil {
 				t.Fatal(err)
@@ -603,15 +593,7 @@ func TestDepthProConfidence(t *testing.T) {
 	path := depthProModelConf(t, truth, 1, true)
 	for _, thr := range []float64{2, lowConf + 1} {
 		t.Run(fmt.Sprint(thr), func(t *testing.T) {
-			cfg, err := ParseConfig([]byte(baseConfig(3, ", depth: depthpro") + models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d, conf_output: conf, min_confidence: %v}\n", path, modelSide, thr))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := newProcessor(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p := configProcessor(t, baseConfig(3, ", depth: depthpro")+models(lib, fmt.Sprintf("  depthpro: {path: %q, size: %d, conf_output: conf, min_confidence: %v}\n", path, modelSide, thr)))
 			for i, it := range renderSets(t, 3, sets, true) {
 				if _, err := p.withModels(context.Background(), it); err != nil {
 					t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/gen/synthetic"
+	"github.com/boostgen/boostgen/internal/models/sam2"
 	"github.com/boostgen/boostgen/internal/models/sam2/sam2test"
 	"github.com/boostgen/boostgen/internal/onnxtest"
 )
@@ -136,7 +137,7 @@ source: {type: folder, folder: {path: photos}}
 		for _, o := range r.Meta.Objects {
 			best := 0.0
 			for _, truth := range it.Objects {
-				best = max(best, boxIoU(o.Box2D, trueBox(it.Views[0], truth.ID)))
+				best = max(best, sam2.BoxIoU(o.Box2D, trueBox(it.Views[0], truth.ID)))
 			}
 			if best < 0.7 {
 				t.Errorf("record %s: %q at %v is none of the scene's objects (best box IoU %.2f)", r.ID, o.Name, o.Box2D, best)
@@ -175,10 +176,9 @@ source: {type: folder, folder: {path: photos}}
 // stand-in's limits, not SAM 2's; the scenes are otherwise as generated.
 func sam2Scenes(t *testing.T, seed uint64, n, views int) []*scene.Item {
 	t.Helper()
-	opts := synthetic.Options{Width: modelSide, Height: modelSide, WallChance: 0.5, MinObjects: 3, MaxObjects: 8}
 	var items []*scene.Item
 	for index := 0; len(items) < n; index++ {
-		sc, err := synthetic.Generate(seed, index, views, opts)
+		sc, err := synthetic.Generate(seed, index, views, modelScenes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,11 +189,7 @@ func sam2Scenes(t *testing.T, seed uint64, n, views int) []*scene.Item {
 		if sc.FloorColor == "wooden" || len(colours) < len(sc.Objects) {
 			continue
 		}
-		// The focal length a model can return exactly (see renderSets).
-		for c := range sc.Cameras {
-			f := float64(float32(sc.Cameras[c].K.Fx))
-			sc.Cameras[c].K.Fx, sc.Cameras[c].K.Fy = f, f
-		}
+		float32Focal(sc)
 		it, _, err := sc.Item(fmt.Sprintf("scene-%d", index))
 		if err != nil {
 			t.Fatal(err)
@@ -213,16 +209,6 @@ func trueBox(v scene.View, id int) [4]float64 {
 		}
 	}
 	return [4]float64{float64(r.Min.X) / float64(v.W), float64(r.Min.Y) / float64(v.H), float64(r.Max.X) / float64(v.W), float64(r.Max.Y) / float64(v.H)}
-}
-
-func boxIoU(a, b [4]float64) float64 {
-	iw := min(a[2], b[2]) - max(a[0], b[0])
-	ih := min(a[3], b[3]) - max(a[1], b[1])
-	if iw <= 0 || ih <= 0 {
-		return 0
-	}
-	inter := iw * ih
-	return inter / ((a[2]-a[0])*(a[3]-a[1]) + (b[2]-b[0])*(b[3]-b[1]) - inter)
 }
 
 // Video pairs end to end with SAM 2: each clip (two views of a synthetic

@@ -10,6 +10,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -169,22 +172,20 @@ func (g *Graph) Bytes() []byte {
 // Write saves the model to path.
 func (g *Graph) Write(path string) error { return os.WriteFile(path, g.Bytes(), 0o644) }
 
-func (g *Graph) fresh(prefix string) string {
-	g.n++
-	return prefix + "_" + itoa(g.n)
+// WriteTemp saves the model as name in a directory of t's, failing t if it
+// cannot, and returns its path.
+func (g *Graph) WriteTemp(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := g.Write(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
-func itoa(n int) string {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(buf[i:])
-		}
-	}
+func (g *Graph) fresh(prefix string) string {
+	g.n++
+	return prefix + "_" + strconv.Itoa(g.n)
 }
 
 func valueInfo(name string, elem int, dims []any) []byte {

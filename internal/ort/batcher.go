@@ -114,25 +114,11 @@ func (b *Batcher) Run(ctx context.Context, inputs ...Tensor) ([]Tensor, error) {
 }
 
 func (b *Batcher) newRequest(ctx context.Context, inputs []Tensor) (*request, error) {
-	c := b.s.contract
-	if len(inputs) != len(c.Inputs) {
-		return nil, fmt.Errorf("ort: model %s: %d inputs given, the contract has %d", b.s.path, len(inputs), len(c.Inputs))
+	if err := b.s.checkInputs(inputs, true); err != nil {
+		return nil, err
 	}
 	rows := int64(-1)
-	for i, t := range inputs {
-		spec := c.Inputs[i]
-		if len(t.Shape) == 0 {
-			return nil, fmt.Errorf("ort: model %s: input %q is a scalar; batched inputs need a leading batch dimension", b.s.path, spec.Name)
-		}
-		if len(spec.Ranks) > 0 && !slices.Contains(spec.Ranks, len(t.Shape)) {
-			return nil, fmt.Errorf("ort: model %s: input %q has shape %v, want rank %s", b.s.path, spec.Name, t.Shape, ranks(spec.Ranks))
-		}
-		if t.Type() != spec.Type {
-			return nil, fmt.Errorf("ort: model %s: input %q is %s, want %s", b.s.path, spec.Name, t.Type(), spec.Type)
-		}
-		if Elems(t.Shape) != int64(t.Len()) {
-			return nil, fmt.Errorf("ort: model %s: input %q: shape %v needs %d elements, have %d", b.s.path, spec.Name, t.Shape, Elems(t.Shape), t.Len())
-		}
+	for _, t := range inputs {
 		if rows >= 0 && t.Shape[0] != rows {
 			return nil, fmt.Errorf("ort: model %s: inputs disagree on the batch dimension (%d vs %d)", b.s.path, rows, t.Shape[0])
 		}

@@ -17,17 +17,13 @@ import (
 )
 
 // affineModel writes y = 2x + 1 with x, y of shape [batch, n].
-func affineModel(t testing.TB, dir string) string {
+func affineModel(t testing.TB) string {
 	g := onnxtest.New().
 		Input("x", onnxtest.Float, "batch", "n").
 		Output("y", onnxtest.Float, "batch", "n")
 	m := g.Op("Mul", []string{"x", g.Scalar(2)})
 	g.Node("Add", []string{m, g.Scalar(1)}, []string{"y"})
-	p := filepath.Join(dir, "affine.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "affine.onnx")
 }
 
 var affine = ort.Contract{
@@ -37,7 +33,7 @@ var affine = ort.Contract{
 
 func openAffine(t testing.TB) *ort.Session {
 	lib := onnxtest.Library(t)
-	s, err := ort.Open(affineModel(t, t.TempDir()), affine, ort.Options{Library: lib, IntraOpThreads: 1})
+	s, err := ort.Open(affineModel(t), affine, ort.Options{Library: lib, IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +56,7 @@ func TestRun(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	lib := onnxtest.Library(t)
 	dir := t.TempDir()
-	good := affineModel(t, dir)
+	good := affineModel(t)
 	garbage := filepath.Join(dir, "garbage.onnx")
 	os.WriteFile(garbage, []byte("this is not a protobuf model"), 0o644)
 	tests := []struct {

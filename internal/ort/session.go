@@ -90,10 +90,9 @@ func Elems(shape []int64) int64 {
 	return n
 }
 
+// value copies t into an ONNX Runtime tensor; checkInputs has checked its
+// shape against its data.
 func (t Tensor) value() (onnx.Value, error) {
-	if Elems(t.Shape) != int64(t.Len()) {
-		return nil, fmt.Errorf("shape %v needs %d elements, have %d", t.Shape, Elems(t.Shape), t.Len())
-	}
 	s := onnx.NewShape(t.Shape...)
 	switch t.Type() {
 	case Int64:
@@ -285,8 +284,31 @@ func ranks(r []int) string {
 // Path is the model file the session was opened from.
 func (s *Session) Path() string { return s.path }
 
-// Contract is what the session was opened with.
-func (s *Session) Contract() Contract { return s.contract }
+// checkInputs checks inputs against the contract: their number, and each
+// one's rank, element type and element count (and, when batched, that it
+// has a batch dimension). Run and Batcher.Run both check here, so a bad
+// input gets the same error from either.
+func (s *Session) checkInputs(inputs []Tensor, batched bool) error {
+	if len(inputs) != len(s.contract.Inputs) {
+		return fmt.Errorf("ort: model %s: %d inputs given, the contract has %d", s.path, len(inputs), len(s.contract.Inputs))
+	}
+	for i, t := range inputs {
+		spec := s.contract.Inputs[i]
+		if batched && len(t.Shape) == 0 {
+			return fmt.Errorf("ort: model %s: input %q is a scalar; batched inputs need a leading batch dimension", s.path, spec.Name)
+		}
+		if len(spec.Ranks) > 0 && !slices.Contains(spec.Ranks, len(t.Shape)) {
+			return fmt.Errorf("ort: model %s: input %q has shape %v, want rank %s", s.path, spec.Name, t.Shape, ranks(spec.Ranks))
+		}
+		if t.Type() != spec.Type {
+			return fmt.Errorf("ort: model %s: input %q is %s, want %s", s.path, spec.Name, t.Type(), spec.Type)
+		}
+		if n := Elems(t.Shape); n != int64(t.Len()) {
+			return fmt.Errorf("ort: model %s: input %q: shape %v needs %d elements, have %d", s.path, spec.Name, t.Shape, n, t.Len())
+		}
+	}
+	return nil
+}
 
 // Run feeds inputs, in the contract's order, and returns the contract's
 // outputs in order. Cancelling ctx aborts the run inside ONNX Runtime.
@@ -294,8 +316,8 @@ func (s *Session) Run(ctx context.Context, inputs ...Tensor) ([]Tensor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(inputs) != len(s.contract.Inputs) {
-		return nil, fmt.Errorf("ort: model %s: %d inputs given, the contract has %d", s.path, len(inputs), len(s.contract.Inputs))
+	if err := s.checkInputs(inputs, false); err != nil {
+		return nil, err
 	}
 	in := make([]onnx.Value, len(inputs))
 	defer func() {
@@ -306,16 +328,9 @@ func (s *Session) Run(ctx context.Context, inputs ...Tensor) ([]Tensor, error) {
 		}
 	}()
 	for i, t := range inputs {
-		spec := s.contract.Inputs[i]
-		if len(spec.Ranks) > 0 && !slices.Contains(spec.Ranks, len(t.Shape)) {
-			return nil, fmt.Errorf("ort: model %s: input %q has shape %v, want rank %s", s.path, spec.Name, t.Shape, ranks(spec.Ranks))
-		}
-		if t.Type() != spec.Type {
-			return nil, fmt.Errorf("ort: model %s: input %q is %s, want %s", s.path, spec.Name, t.Type(), spec.Type)
-		}
 		v, err := t.value()
 		if err != nil {
-			return nil, fmt.Errorf("ort: model %s: input %q: %v", s.path, spec.Name, err)
+			return nil, fmt.Errorf("ort: model %s: input %q: %v", s.path, s.contract.Inputs[i].Name, err)
 		}
 		in[i] = v
 	}

@@ -120,11 +120,7 @@ func visionModel(t *testing.T) string {
 		Input("pixel_values", onnxtest.Float, "batch", 3, 224, 224).
 		Output("image_embeds", onnxtest.Float, "batch", 3)
 	g.Node("ReduceMean", []string{"pixel_values"}, []string{"image_embeds"}, onnxtest.Ints("axes", 2, 3), onnxtest.Int("keepdims", 0))
-	p := filepath.Join(t.TempDir(), "vision.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "vision.onnx")
 }
 
 // textModel: text_embeds = [mean(ids*mask), mean(mask)] over the 77
@@ -139,11 +135,7 @@ func textModel(t *testing.T) string {
 	a := g.Op("ReduceMean", []string{g.Op("Mul", []string{ids, mask})}, onnxtest.Ints("axes", 1), onnxtest.Int("keepdims", 1))
 	b := g.Op("ReduceMean", []string{mask}, onnxtest.Ints("axes", 1), onnxtest.Int("keepdims", 1))
 	g.Node("Concat", []string{a, b}, []string{"text_embeds"}, onnxtest.Int("axis", 1))
-	p := filepath.Join(t.TempDir(), "text.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "text.onnx")
 }
 
 func unit(v ...float64) []float64 {

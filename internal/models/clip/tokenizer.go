@@ -48,16 +48,14 @@ func LoadTokenizer(path string) (*Tokenizer, error) {
 		return nil, fmt.Errorf("clip: vocabulary: %w", err)
 	}
 	defer f.Close()
-	var r io.Reader = f
 	br := bufio.NewReader(f)
+	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("clip: vocabulary %s: %w", path, err)
 		}
 		r = gz
-	} else {
-		r = br
 	}
 	t, err := NewTokenizer(r)
 	if err != nil {

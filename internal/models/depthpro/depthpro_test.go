@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,11 +23,7 @@ func model(t *testing.T, a, b, f float32) string {
 	g.Node("Add", []string{g.Op("Mul", []string{mean, g.Scalar(a)}), g.Scalar(b)}, []string{"predicted_depth"})
 	all := g.Op("ReduceMean", []string{"pixel_values"}, onnxtest.Ints("axes", 1, 2, 3), onnxtest.Int("keepdims", 0))
 	g.Node("Add", []string{g.Op("Mul", []string{all, g.Scalar(0)}), g.Scalar(f)}, []string{"focallength_px"})
-	p := filepath.Join(t.TempDir(), "depthpro.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "depthpro.onnx")
 }
 
 // halves is w x h, black on the left half and white on the right.

@@ -159,16 +159,3 @@ func split(v float64, lo, hi int) (int, float64) {
 	i := int(math.Floor(v))
 	return i, v - float64(i)
 }
-
-// Planar2Interleaved turns ch planes of w*h values (CHW) into interleaved
-// pixels (HWC).
-func Planar2Interleaved(src []float32, ch, w, h int) []float32 {
-	out := make([]float32, len(src))
-	n := w * h
-	for c := range ch {
-		for i := range n {
-			out[i*ch+c] = src[c*n+i]
-		}
-	}
-	return out
-}

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,11 +21,7 @@ func model(t *testing.T) string {
 		Output("distance", onnxtest.Float, "batch", 1, 1, 1)
 	d := g.Op("Sub", []string{"in0", "in1"})
 	g.Node("ReduceMean", []string{g.Op("Mul", []string{d, d})}, []string{"distance"}, onnxtest.Ints("axes", 1, 2, 3), onnxtest.Int("keepdims", 1))
-	p := filepath.Join(t.TempDir(), "lpips.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "lpips.onnx")
 }
 
 func solid(w, h int, c color.RGBA) image.Image {

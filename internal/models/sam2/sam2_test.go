@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,17 +116,7 @@ func maskIoU(m *sam2.Mask, inst []uint16, id int) float64 {
 	return float64(inter) / float64(union)
 }
 
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s[len(s)/2]
-}
+func median(v []float64) float64 { return slices.Sorted(slices.Values(v))[len(v)/2] }
 
 // Same image, same masks, whatever the batch size and however many
 // goroutines share the model.

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -77,11 +76,7 @@ func model(t *testing.T) string {
 	g.Node("Mul", []string{conf, g.Scalar(2)}, []string{"world_points_conf"})
 	hwc := g.Op("Transpose", []string{"input_images"}, onnxtest.Ints("perm", 0, 2, 3, 1))
 	g.Node("Reshape", []string{hwc, g.ConstI64([]int64{1, -1, n, n, 3}, 5)}, []string{"world_points"})
-	p := filepath.Join(t.TempDir(), "vggt.onnx")
-	if err := g.Write(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return g.WriteTemp(t, "vggt.onnx")
 }
 
 func solid(w, h int, c color.RGBA) image.Image {
