@@ -198,10 +198,6 @@ func (o *SubmitOptions) Run(c *cobra.Command) error {
 		return err
 	}
 	ctx := c.Context()
-	// Fail before anything runs if a later stage's Secret is missing.
-	if err := cl.CheckSecrets(ctx, o.cfg.Secrets.Names()); err != nil {
-		return err
-	}
 	wait := o.Wait || o.Follow || len(o.rayjobs) > 1
 	for i, rj := range o.rayjobs {
 		created, err := cl.Submit(ctx, rj, o.cfg.Secrets)
