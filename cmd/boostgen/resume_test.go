@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -70,6 +69,12 @@ func newCLI(t *testing.T, env []string) *cli {
 		t.Fatal(err)
 	}
 	return &cli{t: t, bin: boostgenBinary(t), config: cfg, env: append(os.Environ(), env...)}
+}
+
+// with is c for test t with env instead of c's extra environment: the same
+// binary (built once, not per trial) and config.
+func (c *cli) with(t *testing.T, env []string) *cli {
+	return &cli{t: t, bin: c.bin, config: c.config, env: append(os.Environ(), env...)}
 }
 
 func (c *cli) command(args ...string) (*exec.Cmd, *bytes.Buffer) {
@@ -206,7 +211,7 @@ func TestKillAndResume(t *testing.T) {
 					t.Fatalf("only %d of %d kills landed on a running process", delivered, kills)
 				}
 				env, out, st := be.open(t, trial)
-				c := newCLI(t, env)
+				c := c.with(t, env)
 				// Up to two kills per output, the second one on the rerun.
 				for k := 0; k < 2 && delivered < kills; k++ {
 					cmd, log := c.command(c.gen(out)...)
@@ -252,13 +257,14 @@ func TestKillAndResume(t *testing.T) {
 func TestFaultyS3(t *testing.T) {
 	srv := s3test.Start(t)
 	ref := filepath.Join(t.TempDir(), "ref")
-	newCLI(t, nil).run(newCLI(t, nil).gen(ref)...)
+	base := newCLI(t, nil)
+	base.run(base.gen(ref)...)
 	refManifest, _ := os.ReadFile(filepath.Join(ref, gen.ManifestFile))
 
 	// Seed 25 gives at least three of each kind within the first 140
 	// requests, and a run makes about 180.
 	proxy := s3test.StartFaultProxy(t, srv.Endpoint, s3test.FaultConfig{Rate: 0.10, Seed: 25, StallFor: 10 * time.Second})
-	c := newCLI(t, srv.EnvVia(proxy))
+	c := base.with(t, srv.EnvVia(proxy))
 	c.run(c.gen(srv.Location("faulty"))...)
 	t.Logf("proxy: %d requests, faults injected: %s", proxy.Requests(), proxy.Counts())
 	for _, f := range []s3test.Fault{s3test.Fault500, s3test.FaultSlowDown, s3test.FaultReset, s3test.FaultStall} {
@@ -329,5 +335,3 @@ func TestShardsOnS3(t *testing.T) {
 	}
 	checkDataset(t, st, refManifest)
 }
-
-var _ = io.Discard
