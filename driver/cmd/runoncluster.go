@@ -50,7 +50,8 @@ type RunOnClusterOptions struct {
 // NewRunOnClusterOptions has defaults for a CPU-only fan-out of 8 shards on
 // 4 worker pods; set --gpus-per-shard when the config's models need GPUs.
 func NewRunOnClusterOptions(streams IOStreams) *RunOnClusterOptions {
-	o := &RunOnClusterOptions{Streams: streams, cluster: newClusterFlags(24 * time.Hour), Shards: 8, CPUsPerShard: 1}
+	o := &RunOnClusterOptions{Streams: streams, cluster: newClusterFlags(), Shards: 8, CPUsPerShard: 1}
+	o.cluster.deadline = 24 * time.Hour
 	o.cluster.c.Workers = 4
 	o.cluster.c.GPUsPerWorker = 0
 	o.cluster.c.WorkerCPU = "8"
