@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/boostgen/boostgen/gen"
+	"github.com/boostgen/boostgen/gen/dataset"
 	"github.com/boostgen/boostgen/internal/blob"
 	"github.com/boostgen/boostgen/internal/blob/s3/s3test"
 )
@@ -124,30 +122,19 @@ func checkDataset(t *testing.T, st blob.Store, refManifest []byte) {
 		}
 		seen[idx] = what
 	}
-	for _, sh := range m.Shards {
-		rc, err := st.Open(ctx, sh.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, _ := zstd.NewReader(rc)
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(nil, 64<<20)
-		for sc.Scan() {
-			var rec gen.Record
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				t.Fatal(err)
-			}
-			note(rec.Meta.Source.Index, "record "+rec.ID)
-		}
-		zr.Close()
-		rc.Close()
+	err = dataset.Records(ctx, st, &m, func(e *dataset.Entry) error {
+		note(e.Record.Meta.Source.Index, "record "+e.Record.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	rj, _ := blob.ReadAll(ctx, st, gen.RejectsFile)
-	for _, line := range strings.Split(strings.TrimSpace(string(rj)), "\n") {
-		var r gen.Reject
-		if line != "" && json.Unmarshal([]byte(line), &r) == nil {
-			note(r.Index, "reject "+r.Item)
-		}
+	rejects, err := dataset.Rejects(ctx, st, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rejects {
+		note(r.Index, "reject "+r.Item)
 	}
 	for i := range m.Totals.Items {
 		if _, ok := seen[i]; !ok {
