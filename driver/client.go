@@ -33,7 +33,6 @@ type Clients struct {
 	// Metadata reads objects without their content: how boostgen checks that
 	// a Secret exists without ever receiving its values.
 	Metadata metadata.Interface
-	Config   *rest.Config
 }
 
 // Connect loads the kubeconfig and builds the clients.
@@ -70,7 +69,7 @@ func NewClients(cfg *rest.Config, ns string) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{Namespace: ns, Ray: rc, Kube: kc, Metadata: mc, Config: cfg}, nil
+	return &Clients{Namespace: ns, Ray: rc, Kube: kc, Metadata: mc}, nil
 }
 
 var secretsResource = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}

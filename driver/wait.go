@@ -257,15 +257,15 @@ var stuckReasons = map[string]bool{
 }
 
 // PodProblems inspects the pods belonging to job.
-func (w *Watcher) PodProblems(ctx context.Context, job *rayv1.RayJob) ([]PodProblem, error) {
+func (c *Clients) PodProblems(ctx context.Context, job *rayv1.RayJob) ([]PodProblem, error) {
 	selectors := []string{"batch.kubernetes.io/job-name=" + job.Name}
-	if c := job.Status.RayClusterName; c != "" {
-		selectors = append(selectors, "ray.io/cluster="+c)
+	if rc := job.Status.RayClusterName; rc != "" {
+		selectors = append(selectors, "ray.io/cluster="+rc)
 	}
 	var problems []PodProblem
 	seen := map[string]bool{}
 	for _, sel := range selectors {
-		pods, err := w.Kube.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		pods, err := c.Kube.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return nil, err
 		}

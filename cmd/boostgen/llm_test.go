@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/boostgen/boostgen/gen"
+	"github.com/boostgen/boostgen/gen/dataset"
 	"github.com/boostgen/boostgen/gen/synthetic/synthtest"
+	"github.com/boostgen/boostgen/internal/blob"
 	"github.com/boostgen/boostgen/internal/llm/llmtest"
 )
 
@@ -44,29 +44,24 @@ func captureStderr(t *testing.T, fn func()) string {
 
 func countVQAByViews(t *testing.T, out string) map[int]int {
 	t.Helper()
+	ctx := context.Background()
+	st, err := blob.NewLocal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dataset.ReadManifest(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	byViews := map[int]int{}
-	parts, _ := filepath.Glob(filepath.Join(out, "part-*.jsonl.zst"))
-	for _, p := range parts {
-		b, _ := os.ReadFile(p)
-		zr, err := zstd.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
+	err = dataset.Records(ctx, st, m, func(e *dataset.Entry) error {
+		if e.Record.Meta.Kind == gen.KindVQA {
+			byViews[len(e.Images())]++
 		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(nil, 64<<20)
-		for sc.Scan() {
-			var r struct {
-				Image any
-				Meta  struct{ Kind, Task string }
-			}
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatal(err)
-			}
-			if r.Meta.Kind == gen.KindVQA {
-				byViews[len(r.Image.([]any))]++
-			}
-		}
-		zr.Close()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return byViews
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/boostgen/boostgen/gen"
+	"github.com/boostgen/boostgen/gen/dataset"
 	"github.com/boostgen/boostgen/internal/blob"
 	"github.com/boostgen/boostgen/internal/blob/s3/s3test"
 )
@@ -72,6 +69,12 @@ func newCLI(t *testing.T, env []string) *cli {
 	return &cli{t: t, bin: boostgenBinary(t), config: cfg, env: append(os.Environ(), env...)}
 }
 
+// with is c for test t with env instead of c's extra environment: the same
+// binary (built once, not per trial) and config.
+func (c *cli) with(t *testing.T, env []string) *cli {
+	return &cli{t: t, bin: c.bin, config: c.config, env: append(os.Environ(), env...)}
+}
+
 func (c *cli) command(args ...string) (*exec.Cmd, *bytes.Buffer) {
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = c.env
@@ -119,30 +122,19 @@ func checkDataset(t *testing.T, st blob.Store, refManifest []byte) {
 		}
 		seen[idx] = what
 	}
-	for _, sh := range m.Shards {
-		rc, err := st.Open(ctx, sh.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, _ := zstd.NewReader(rc)
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(nil, 64<<20)
-		for sc.Scan() {
-			var rec gen.Record
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				t.Fatal(err)
-			}
-			note(rec.Meta.Source.Index, "record "+rec.ID)
-		}
-		zr.Close()
-		rc.Close()
+	err = dataset.Records(ctx, st, &m, func(e *dataset.Entry) error {
+		note(e.Record.Meta.Source.Index, "record "+e.Record.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	rj, _ := blob.ReadAll(ctx, st, gen.RejectsFile)
-	for _, line := range strings.Split(strings.TrimSpace(string(rj)), "\n") {
-		var r gen.Reject
-		if line != "" && json.Unmarshal([]byte(line), &r) == nil {
-			note(r.Index, "reject "+r.Item)
-		}
+	rejects, err := dataset.Rejects(ctx, st, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rejects {
+		note(r.Index, "reject "+r.Item)
 	}
 	for i := range m.Totals.Items {
 		if _, ok := seen[i]; !ok {
@@ -206,7 +198,7 @@ func TestKillAndResume(t *testing.T) {
 					t.Fatalf("only %d of %d kills landed on a running process", delivered, kills)
 				}
 				env, out, st := be.open(t, trial)
-				c := newCLI(t, env)
+				c := c.with(t, env)
 				// Up to two kills per output, the second one on the rerun.
 				for k := 0; k < 2 && delivered < kills; k++ {
 					cmd, log := c.command(c.gen(out)...)
@@ -252,13 +244,14 @@ func TestKillAndResume(t *testing.T) {
 func TestFaultyS3(t *testing.T) {
 	srv := s3test.Start(t)
 	ref := filepath.Join(t.TempDir(), "ref")
-	newCLI(t, nil).run(newCLI(t, nil).gen(ref)...)
+	base := newCLI(t, nil)
+	base.run(base.gen(ref)...)
 	refManifest, _ := os.ReadFile(filepath.Join(ref, gen.ManifestFile))
 
 	// Seed 25 gives at least three of each kind within the first 140
 	// requests, and a run makes about 180.
 	proxy := s3test.StartFaultProxy(t, srv.Endpoint, s3test.FaultConfig{Rate: 0.10, Seed: 25, StallFor: 10 * time.Second})
-	c := newCLI(t, srv.EnvVia(proxy))
+	c := base.with(t, srv.EnvVia(proxy))
 	c.run(c.gen(srv.Location("faulty"))...)
 	t.Logf("proxy: %d requests, faults injected: %s", proxy.Requests(), proxy.Counts())
 	for _, f := range []s3test.Fault{s3test.Fault500, s3test.FaultSlowDown, s3test.FaultReset, s3test.FaultStall} {
@@ -329,5 +322,3 @@ func TestShardsOnS3(t *testing.T) {
 	}
 	checkDataset(t, st, refManifest)
 }
-
-var _ = io.Discard

@@ -32,11 +32,13 @@ type clusterFlags struct {
 	keepCluster   bool
 }
 
-func newClusterFlags(deadline time.Duration) *clusterFlags {
+// newClusterFlags starts from driver.DefaultCluster; the flags' defaults
+// show its values.
+func newClusterFlags() *clusterFlags {
 	f := &clusterFlags{c: driver.DefaultCluster()}
 	f.mode = string(f.c.SubmissionMode)
 	f.ttl = time.Duration(f.c.TTLSecondsAfterFinished) * time.Second
-	f.deadline = deadline
+	f.deadline = time.Duration(f.c.ActiveDeadlineSeconds) * time.Second
 	return f
 }
 

@@ -104,8 +104,7 @@ func (o *StatusOptions) Run(c *cobra.Command) error {
 		}
 	}
 	if done, _ := driver.Outcome(job); !done {
-		wt := &driver.Watcher{Clients: cl}
-		problems, err := wt.PodProblems(ctx, job)
+		problems, err := cl.PodProblems(ctx, job)
 		if err != nil {
 			fmt.Fprintf(w, "Pods:        cannot inspect: %v\n", err)
 		}

@@ -41,7 +41,6 @@ type RunOnClusterOptions struct {
 	Print        string // yaml or json: print the RayJob, submit nothing
 	Wait         bool
 	Follow       bool
-	wo           waitOptions
 
 	job    driver.DataGenJob
 	cfg    driver.Cluster
@@ -51,8 +50,8 @@ type RunOnClusterOptions struct {
 // NewRunOnClusterOptions has defaults for a CPU-only fan-out of 8 shards on
 // 4 worker pods; set --gpus-per-shard when the config's models need GPUs.
 func NewRunOnClusterOptions(streams IOStreams) *RunOnClusterOptions {
-	o := &RunOnClusterOptions{Streams: streams, cluster: newClusterFlags(24 * time.Hour), Shards: 8, CPUsPerShard: 1,
-		wo: waitOptions{podCheckInterval: 5 * time.Second, logRetry: 2 * time.Second}}
+	o := &RunOnClusterOptions{Streams: streams, cluster: newClusterFlags(), Shards: 8, CPUsPerShard: 1}
+	o.cluster.deadline = 24 * time.Hour
 	o.cluster.c.Workers = 4
 	o.cluster.c.GPUsPerWorker = 0
 	o.cluster.c.WorkerCPU = "8"
@@ -106,9 +105,6 @@ func (o *RunOnClusterOptions) Validate() error {
 	return nil
 }
 
-// RayJob is the job Complete built.
-func (o *RunOnClusterOptions) RayJob() *rayv1.RayJob { return o.rayjob }
-
 // Run prints or submits the RayJob, and waits if asked.
 func (o *RunOnClusterOptions) Run(ctx context.Context) error {
 	if o.Print != "" {
@@ -127,6 +123,7 @@ func (o *RunOnClusterOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "follow it with: boostgen train logs -f %s -n %s\n", created.Name, cl.Namespace)
 		return nil
 	}
-	_, err = waitAndFollow(ctx, cl, o.Streams, created.Name, o.Follow, o.wo)
+	// Zero waitOptions: the driver's own pod-check and log-retry intervals.
+	_, err = waitAndFollow(ctx, cl, o.Streams, created.Name, o.Follow, waitOptions{})
 	return err
 }

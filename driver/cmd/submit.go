@@ -63,7 +63,7 @@ const submitExamples = `  # Stage 1 on the default cluster shape (1 worker × 4 
   boostgen train submit --stage 1 --data s3://bkt/blip558k --out s3://bkt/ckpt/x --cluster gpu-pool`
 
 func newSubmitCommand(streams IOStreams, kube *driver.KubeFlags) *cobra.Command {
-	o := &SubmitOptions{Streams: streams, Kube: kube, cluster: newClusterFlags(48 * time.Hour)}
+	o := &SubmitOptions{Streams: streams, Kube: kube, cluster: newClusterFlags()}
 	c := &cobra.Command{
 		Use:   "submit --stage 1|2|3|all --data URI [--init URI] [--out URI]",
 		Short: "Submit one training stage, or all three in order, as RayJobs",
@@ -198,10 +198,6 @@ func (o *SubmitOptions) Run(c *cobra.Command) error {
 		return err
 	}
 	ctx := c.Context()
-	// Fail before anything runs if a later stage's Secret is missing.
-	if err := cl.CheckSecrets(ctx, o.cfg.Secrets.Names()); err != nil {
-		return err
-	}
 	wait := o.Wait || o.Follow || len(o.rayjobs) > 1
 	for i, rj := range o.rayjobs {
 		created, err := cl.Submit(ctx, rj, o.cfg.Secrets)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
@@ -96,11 +97,7 @@ func NewValidator(crd *apiextensionsv1.CustomResourceDefinition, version string)
 func (v *Validator) Validate(obj map[string]any) error {
 	var errs []string
 	// Prune a copy: pruning mutates.
-	cp, err := deepCopy(obj)
-	if err != nil {
-		return err
-	}
-	for _, p := range pruning.PruneWithOptions(cp, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
+	for _, p := range pruning.PruneWithOptions(runtime.DeepCopyJSON(obj), v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
 		errs = append(errs, "unknown field "+p)
 	}
 	for _, e := range apiservervalidation.ValidateCustomResource(nil, obj, v.schema) {
@@ -116,14 +113,6 @@ func (v *Validator) Validate(obj map[string]any) error {
 		return errors.New(strings.Join(errs, "\n"))
 	}
 	return nil
-}
-
-func deepCopy(obj map[string]any) (map[string]any, error) {
-	b, err := utiljson.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	return Decode(b)
 }
 
 // Decode reads one YAML or JSON object the way the API server does (whole

@@ -114,7 +114,7 @@ func Start(ctx context.Context, dir string) (*Cluster, error) {
 	}
 
 	pki := filepath.Join(dir, "pki")
-	caPEM, err := writePKI(pki)
+	certs, err := writePKI(pki)
 	if err != nil {
 		return nil, err
 	}
@@ -142,15 +142,13 @@ func Start(ctx context.Context, dir string) (*Cluster, error) {
 	); err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool}}}
 	if err := waitHTTP(ctx, hc, c.URL+"/readyz", token, 90*time.Second, c.procs[1], filepath.Join(dir, "apiserver.log")); err != nil {
 		return nil, err
 	}
 
 	kc := clientcmdapi.NewConfig()
-	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: c.URL, CertificateAuthorityData: caPEM}
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: c.URL, CertificateAuthorityData: certs.CAPEM}
 	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: token}
 	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "admin", Namespace: "default"}
 	kc.CurrentContext = "test"
@@ -346,9 +344,8 @@ func randomToken() string {
 }
 
 // writePKI writes a CA and a serving certificate for 127.0.0.1 signed by
-// it (testpki), and a service-account key pair; it returns the CA
-// certificate.
-func writePKI(dir string) ([]byte, error) {
+// it (testpki), and a service-account key pair; it returns testpki's files.
+func writePKI(dir string) (*testpki.Files, error) {
 	pki, err := testpki.Loopback(dir)
 	if err != nil {
 		return nil, err
@@ -373,5 +370,5 @@ func writePKI(dir string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return pki.CAPEM, nil
+	return pki, nil
 }

@@ -310,7 +310,7 @@ class RaySession:
         if ckpt is None:
             return None
         with ckpt.as_directory() as d:
-            return torch.load(os.path.join(d, "state.pt"), map_location="cpu")
+            return storage.load_torch(os.path.join(d, "state.pt"), weights_only=False)
 
     def checkpoint(self, state: Callable[[], dict], metrics: Dict) -> None:
         with tempfile.TemporaryDirectory() as d:
