@@ -47,11 +47,7 @@ func newScanNetPairSource(cfg *Config, scenes *scannetSource) (*scannetPairSourc
 	if err != nil {
 		return nil, err
 	}
-	l := cfg.Filters.LPIPS
-	return &scannetPairSource{
-		scenes: scenes, lpips: m, report: cfg.newFilterReport(),
-		mine: filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes},
-	}, nil
+	return &scannetPairSource{scenes: scenes, lpips: m, mine: mineOptions(cfg.Filters.LPIPS), report: cfg.newFilterReport()}, nil
 }
 
 // Count is unknown until the scenes are mined.

@@ -109,8 +109,7 @@ func newVideoSource(cfg *Config) (*videoSource, error) {
 		if s.lpips, err = loadLPIPS(cfg); err != nil {
 			return nil, err
 		}
-		l := f.LPIPS
-		s.mine = filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes}
+		s.mine = mineOptions(f.LPIPS)
 	}
 	if s.seg, err = loadSegmenter(cfg); err != nil {
 		return nil, err
@@ -120,7 +119,7 @@ func newVideoSource(cfg *Config) (*videoSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.namer, err = filters.NewNamer(context.Background(), m, f.Naming.Vocabulary, f.Naming.Prompt, *f.Naming.Margin); err != nil {
+		if s.namer, err = newNamer(f.Naming, m); err != nil {
 			return nil, err
 		}
 	}
