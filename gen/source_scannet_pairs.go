@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -221,20 +222,13 @@ func (c *thumbCache) get(i int) (image.Image, error) {
 	if img, ok := c.m[i]; ok {
 		return img, nil
 	}
-	var path string
-	for _, ext := range []string{".jpg", ".png", ".jpeg"} {
-		p := filepath.Join(c.dir, "color", c.frames[i]+ext)
-		if _, err := os.Stat(p); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		return nil, fmt.Errorf("scannet: %s: no color/%s.jpg or .png", c.dir, c.frames[i])
-	}
-	img, err := imaging.Open(path)
+	v, err := scannet.ReadColor(c.dir, c.frames[i])
 	if err != nil {
-		return nil, fmt.Errorf("scannet: %s: %w", path, err)
+		return nil, err
+	}
+	img, err := imaging.Decode(bytes.NewReader(v.Image.Bytes))
+	if err != nil {
+		return nil, fmt.Errorf("scannet: %s: %w", filepath.Join(c.dir, "color", v.Name+v.Image.Ext), err)
 	}
 	thumb := imaging.Resize(img, 224, 224, imaging.Box)
 	if len(c.order) >= c.max {
