@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/disintegration/imaging"
 
@@ -31,9 +30,7 @@ type scannetPairSource struct {
 	lpips  *lpips.Model
 	mine   filters.MineOptions
 	report *FilterReport
-
-	mu    sync.Mutex
-	mined map[string]minedScene // scene folder → its pairs (a run lists twice)
+	mined  minedOnce[minedScene] // scene folder → its pairs
 }
 
 type minedScene struct {
@@ -73,7 +70,7 @@ func (s *scannetPairSource) Tasks(ctx context.Context, yield func(Task) bool) er
 	}
 	for _, name := range s.scenes.scenes {
 		dir := filepath.Join(s.scenes.root, name)
-		ms := s.mineOnce(ctx, dir)
+		ms := s.mined.get(ctx, dir, func() minedScene { return s.mineScene(ctx, dir) })
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -119,22 +116,6 @@ func (s *scannetPairSource) Tasks(ctx context.Context, yield func(Task) bool) er
 		}
 	}
 	return nil
-}
-
-func (s *scannetPairSource) mineOnce(ctx context.Context, dir string) minedScene {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ms, ok := s.mined[dir]; ok {
-		return ms
-	}
-	ms := s.mineScene(ctx, dir)
-	if ctx.Err() == nil {
-		if s.mined == nil {
-			s.mined = map[string]minedScene{}
-		}
-		s.mined[dir] = ms
-	}
-	return ms
 }
 
 func (s *scannetPairSource) mineScene(ctx context.Context, dir string) minedScene {
