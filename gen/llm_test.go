@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/boostgen/boostgen/gen/llmstage"
@@ -37,33 +35,6 @@ llm: {base_url: %q, model: gpt-4o-2024-08-06, concurrency: 1, max_retries: 2, ba
 		t.Fatal(err)
 	}
 	return cfg
-}
-
-func llmRecords(t *testing.T, dir string) []Record {
-	t.Helper()
-	var recs []Record
-	parts, _ := filepath.Glob(filepath.Join(dir, "part-*.jsonl.zst"))
-	for _, p := range parts {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := zstd.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(nil, 64<<20)
-		for sc.Scan() {
-			var r Record
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, r)
-		}
-		zr.Close()
-	}
-	return recs
 }
 
 // llmParts maps each part file of an output to its bytes.
@@ -194,7 +165,7 @@ func TestLLMConfigHash(t *testing.T) {
 
 // The stages' answers decide rejects; the endpoint's state decides stops.
 func TestLLMFailureSorting(t *testing.T) {
-	s := &llmStage{store: llmStore(t, t.TempDir())}
+	s := &llmStage{store: localStore(t, t.TempDir())}
 	tests := []struct {
 		name   string
 		err    error
@@ -245,7 +216,7 @@ func TestLLMRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	llmValidate(t, out)
-	recs := llmRecords(t, out)
+	recs := readRecords(t, out)
 
 	spatial, vqa := 0, map[string]int{}
 	for _, r := range recs {
@@ -420,7 +391,7 @@ func TestLLMAnswerRejects(t *testing.T) {
 		t.Errorf("%d caption rejects, summary %v", captionRejects, sum.RejectsByCode)
 	}
 	views := map[string]bool{}
-	for _, r := range llmRecords(t, out) {
+	for _, r := range readRecords(t, out) {
 		if r.Meta.Kind == KindSpatial {
 			t.Errorf("%s: a spatial record without valid captions was written", r.ID)
 		}
@@ -462,7 +433,7 @@ func TestLLMBudgetStopsAndResumes(t *testing.T) {
 	if first != 6 { // $0.0035 each: the 7th would start at $0.021 ≥ $0.02
 		t.Errorf("%d requests before the budget stop, want 6", first)
 	}
-	spent, err := readSpent(context.Background(), llmStore(t, out), "")
+	spent, err := readSpent(context.Background(), localStore(t, out), "")
 	if err != nil || spent < 0.0209 || spent > 0.0211 {
 		t.Fatalf("spent %v (%v), want $0.021 recorded", spent, err)
 	}
@@ -499,15 +470,6 @@ func TestLLMBudgetStopsAndResumes(t *testing.T) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", name)
 		}
 	}
-}
-
-func llmStore(t *testing.T, dir string) blob.Store {
-	t.Helper()
-	s, err := blob.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // The example config the docs point to is valid as written.
@@ -591,7 +553,7 @@ func TestLLMBatchShards(t *testing.T) {
 			t.Fatalf("shard %d/2: %v", i, err)
 		}
 	}
-	if _, err := Finalize(context.Background(), llmStore(t, out)); err != nil {
+	if _, err := Finalize(context.Background(), localStore(t, out)); err != nil {
 		t.Fatal(err)
 	}
 	llmValidate(t, out)
@@ -616,7 +578,7 @@ func TestLLMBatchShards(t *testing.T) {
 	if _, err := Run(context.Background(), syncCfg, RunOptions{Out: single, Workers: 2}); err != nil {
 		t.Fatal(err)
 	}
-	a, b := llmRecords(t, out), llmRecords(t, single)
+	a, b := readRecords(t, out), readRecords(t, single)
 	if len(a) == 0 || len(a) != len(b) {
 		t.Fatalf("%d records from the shards, %d from one run", len(a), len(b))
 	}

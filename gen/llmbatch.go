@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/boostgen/boostgen/gen/llmstage"
 	"github.com/boostgen/boostgen/internal/llm"
 )
 
@@ -50,14 +49,14 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 		}
 		var checks []llm.Request
 		for _, p := range pairs {
-			qas, err := s.askPair(ctx, p.anchors[0], p.anchors[1])
+			qas, rejected, err := s.askPair(ctx, p.anchors[0], p.anchors[1])
 			if err != nil {
 				return err
 			}
+			if rejected != "" {
+				continue // no view to check
+			}
 			for _, c := range p.between {
-				if qas == nil {
-					break // the pair was rejected: no view to check
-				}
 				req, err := s.gen.CheckViewRequest(p.anchors, c, qas)
 				if err != nil {
 					return err
@@ -134,24 +133,6 @@ func (s *llmStage) prefetch(ctx context.Context, src Source, proc *processor, wa
 		return fmt.Errorf("source: %w", err)
 	}
 	return flush()
-}
-
-// askPair asks a pair's VQA kinds (from the cache the batch filled; an
-// answer that failed validation is retried here) and returns the QA pairs,
-// or nil when the pair is rejected. The error is set only for a stop.
-func (s *llmStage) askPair(ctx context.Context, first, second llm.Image) ([]llmstage.QA, error) {
-	var qas []llmstage.QA
-	for _, k := range s.kinds {
-		qa, err := s.gen.MultiViewVQA(ctx, first, second, k)
-		if err != nil {
-			if _, fatal := s.failure(err); fatal != nil {
-				return nil, fatal
-			}
-			return nil, nil
-		}
-		qas = append(qas, qa)
-	}
-	return qas, nil
 }
 
 func (s *llmStage) runBatch(ctx context.Context, job string, reqs []llm.Request) error {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/boostgen/boostgen/gen/llmstage"
 	"github.com/boostgen/boostgen/gen/scene"
+	"github.com/boostgen/boostgen/internal/llm"
 	"github.com/boostgen/boostgen/templates"
 )
 
@@ -90,17 +91,12 @@ func (s *llmStage) multiView(ctx context.Context, it *scene.Item, pairNo int, pr
 	rej := func(views int, code, reason string) outcome {
 		return outcome{reject: &Reject{Item: id(views), Index: it.Index, Code: code, Reason: reason}}
 	}
-	var qas []llmstage.QA
-	for _, k := range s.kinds {
-		qa, err := s.gen.MultiViewVQA(ctx, anchors[0], anchors[1], k)
-		if err != nil {
-			reason, fatal := s.failure(err)
-			if fatal != nil {
-				return nil, fatal
-			}
-			return []outcome{rej(2, RejectLLMVQA, reason)}, nil
-		}
-		qas = append(qas, qa)
+	qas, reason, fatal := s.askPair(ctx, anchors[0], anchors[1])
+	if fatal != nil {
+		return nil, fatal
+	}
+	if reason != "" {
+		return []outcome{rej(2, RejectLLMVQA, reason)}, nil
 	}
 	meta := VQAMeta{Model: s.model, Pair: [2]string{it.Views[pr.First].Name, it.Views[pr.Second].Name}, PairBy: pr.By}
 	outs := []outcome{s.vqaRecord(it, id(2), []int{pr.First, pr.Second}, qas, meta)}
@@ -144,6 +140,21 @@ func (s *llmStage) multiView(ctx context.Context, it *scene.Item, pairNo int, pr
 		outs = append(outs, s.vqaRecord(it, id(n), set, qas, meta))
 	}
 	return outs, nil
+}
+
+// askPair asks a pair's VQA kinds (from the cache when a batch filled it;
+// an answer that failed validation is retried) and returns the QA pairs, or
+// the reason the pair is rejected. fatal is set only when the run must stop.
+func (s *llmStage) askPair(ctx context.Context, first, second llm.Image) (qas []llmstage.QA, reason string, fatal error) {
+	for _, k := range s.kinds {
+		qa, err := s.gen.MultiViewVQA(ctx, first, second, k)
+		if err != nil {
+			reason, fatal := s.failure(err)
+			return nil, reason, fatal
+		}
+		qas = append(qas, qa)
+	}
+	return qas, "", nil
 }
 
 // vqaRecord is a multi-image LLaVA conversation: one <image> per view in

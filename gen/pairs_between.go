@@ -1,6 +1,36 @@
 package gen
 
-import "github.com/boostgen/boostgen/filters"
+import (
+	"context"
+	"sync"
+
+	"github.com/boostgen/boostgen/filters"
+)
+
+// minedOnce remembers what pair mining found per video or scene: a run
+// lists a source twice (to count its items, then to process them), and
+// mining is the expensive part of listing. A result cut short by a
+// canceled context is not remembered.
+type minedOnce[T any] struct {
+	mu sync.Mutex
+	m  map[string]T
+}
+
+func (o *minedOnce[T]) get(ctx context.Context, key string, mine func() T) T {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if v, ok := o.m[key]; ok {
+		return v
+	}
+	v := mine()
+	if ctx.Err() == nil {
+		if o.m == nil {
+			o.m = map[string]T{}
+		}
+		o.m[key] = v
+	}
+	return v
+}
 
 // maxBetween is how many in-between frames travel with a mined pair: the
 // six an 8-view sample needs besides the pair's own two.

@@ -82,9 +82,16 @@ func rampScene(t *testing.T, dir string, frames, step int) {
 	os.WriteFile(filepath.Join(dir, "intrinsic", "intrinsic_color.txt"), []byte("40 0 24 0\n0 40 18 0\n0 0 1 0\n0 0 0 1\n"), 0o644)
 }
 
+// cliSummary is what boostgen run --json prints: the run's summary and the
+// filter report the CLI adds to it.
+type cliSummary struct {
+	Summary
+	Filters *FilterReport `json:"filters"`
+}
+
 // runBinary runs boostgen run with the given workers, validates the output
-// with boostgen validate, and returns the JSON summary's filter report.
-func runBinary(t *testing.T, bin, config, out string, workers int) *FilterReport {
+// with boostgen validate, and returns the JSON summary.
+func runBinary(t *testing.T, bin, config, out string, workers int) cliSummary {
 	t.Helper()
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "run", config, "--out", out, "--workers", strconv.Itoa(workers), "--json", "--no-progress")
@@ -93,16 +100,14 @@ func runBinary(t *testing.T, bin, config, out string, workers int) *FilterReport
 	if err != nil {
 		t.Fatalf("boostgen run: %v\n%s%s", err, stdout, stderr.Bytes())
 	}
-	var sum struct {
-		Filters *FilterReport `json:"filters"`
-	}
+	var sum cliSummary
 	if err := json.Unmarshal(stdout, &sum); err != nil {
 		t.Fatalf("run summary %q: %v", stdout, err)
 	}
 	if val, err := exec.Command(bin, "validate", out).CombinedOutput(); err != nil {
 		t.Fatalf("boostgen validate: %v\n%s", err, val)
 	}
-	return sum.Filters
+	return sum
 }
 
 // outputFiles is an output's files except the LLM cache and spend ledger
@@ -173,7 +178,7 @@ func TestMinedPairsGrowToFourAndEightViews(t *testing.T) {
 				t.Fatal(err)
 			}
 			out1 := filepath.Join(dir, "out1")
-			rep := runBinary(t, bin, config, out1, 1)
+			rep := runBinary(t, bin, config, out1, 1).Filters
 			t.Logf("pairs %+v, views %+v", rep.Pairs, rep.PairViews)
 			if rep.PairViews == nil || rep.PairViews.UpTo8 == 0 || c.name == "scannet" && rep.PairViews.Only2 != 2 {
 				t.Fatalf("filter report %+v: want pairs with 6 frames between (and, in scannet, 2 with none)", rep.PairViews)

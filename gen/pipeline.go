@@ -292,39 +292,35 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	s := &Summary{Out: store.String(), Shard: shard.String(), PartsSkipped: len(mine) - len(todo), PartsWritten: len(committed), LLM: llmSt.summary()}
+	var m *Manifest
 	if shard.Count == 1 {
 		res, err := Finalize(ctx, store)
 		if err != nil {
 			return nil, err
 		}
-		m := res.Manifest
+		m = res.Manifest
 		s.Finalized = true
-		s.Items, s.Records, s.Rejects, s.RejectsByCode = m.Totals.Items, m.Totals.Records, m.Totals.Rejects, m.Rejects.ByReason
-		s.Shards, s.Images, s.Bytes = len(m.Shards), m.Totals.Images, m.Totals.Bytes
 	} else {
-		// A shard sums up its own parts, the earlier ones included.
-		parts, err := committedParts(ctx, store, id, log)
-		if err != nil {
-			return nil, err
-		}
-		var mp []*partManifest
-		for _, p := range mine {
-			if parts[p] != nil {
-				mp = append(mp, parts[p])
-			}
+		// A shard sums up its own parts: those committed before it started
+		// and those it wrote, both already in hand.
+		for _, pm := range committed {
+			done[pm.Part] = pm
 		}
 		sub := id
 		sub.Items = 0
-		for _, pm := range mp {
-			sub.Items += pm.ItemEnd - pm.ItemStart
+		var mp []*partManifest
+		for _, p := range mine {
+			if pm := done[p]; pm != nil {
+				mp = append(mp, pm)
+				sub.Items += pm.ItemEnd - pm.ItemStart
+			}
 		}
-		m, _, err := buildManifest(sub, mp)
-		if err != nil {
+		if m, _, err = buildManifest(sub, mp); err != nil {
 			return nil, err
 		}
-		s.Items, s.Records, s.Rejects, s.RejectsByCode = m.Totals.Items, m.Totals.Records, m.Totals.Rejects, m.Rejects.ByReason
-		s.Shards, s.Images, s.Bytes = len(m.Shards), m.Totals.Images, m.Totals.Bytes
 	}
+	s.Items, s.Records, s.Rejects, s.RejectsByCode = m.Totals.Items, m.Totals.Records, m.Totals.Rejects, m.Rejects.ByReason
+	s.Shards, s.Images, s.Bytes = len(m.Shards), m.Totals.Images, m.Totals.Bytes
 	el := time.Since(start)
 	s.Elapsed, s.Seconds = el, el.Seconds()
 	if el > 0 {

@@ -139,7 +139,10 @@ func readRecords(t *testing.T, dir string) []Record {
 	var recs []Record
 	matches, _ := filepath.Glob(filepath.Join(dir, "part-*.jsonl.zst"))
 	for _, m := range matches {
-		b, _ := os.ReadFile(m)
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
 		zr, err := zstd.NewReader(bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)

@@ -379,12 +379,11 @@ func chooseAnchor(it *scene.Item, masks []map[int]*geometry.Mask, minPixels int,
 	return best
 }
 
-// canonicalFrame fits the floor to the anchor view's support candidates:
-// pixels on no object, every 4th in each direction.
-// canonicalFrame fits the floor on the view's unmasked pixels, or on all
-// of them when the masks may cover the floor (SA-1B, SAM 2): there a patch
-// of floor is often one of the masks, and leaving it out can leave too
-// little floor, or only a table top, to fit.
+// canonicalFrame fits the floor on every 4th pixel (in each direction) of
+// the view that is on no object, or on all of them when the masks may
+// cover the floor (SA-1B, SAM 2): there a patch of floor is often one of
+// the masks, and leaving it out can leave too little floor, or only a
+// table top, to fit.
 func (p *processor) canonicalFrame(v *scene.View, masksMayCoverFloor bool, rng *rand.Rand) geometry.Frame {
 	var cands []geometry.Vec3
 	for j := 0; j < v.H; j += 4 {

@@ -37,9 +37,6 @@ func (s Shard) check() error {
 	return nil
 }
 
-// Owns reports whether part belongs to this shard.
-func (s Shard) Owns(part int) bool { return part%s.Count == s.Index }
-
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 
 // Parts lists this shard's parts out of total.

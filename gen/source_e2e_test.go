@@ -17,25 +17,13 @@ import (
 	"github.com/boostgen/boostgen/internal/onnxtest"
 )
 
-// e2eRun runs the real binary on a config, validates the output with the
-// real binary, and returns the summary, the records and the rejects.
+// e2eRun runs the real binary on a config on 3 workers, validates the
+// output with the real binary, and returns the summary, the records and the
+// rejects.
 func e2eRun(t *testing.T, bin, config, out string) (Summary, []Record, map[string]Reject) {
 	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "run", config, "--out", out, "--workers", "3", "--json", "--no-progress")
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("boostgen run: %v\n%s%s", err, stdout, stderr.Bytes())
-	}
-	var sum Summary
-	if err := json.Unmarshal(stdout, &sum); err != nil {
-		t.Fatalf("run summary %q: %v", stdout, err)
-	}
-	if val, err := exec.Command(bin, "validate", out).CombinedOutput(); err != nil {
-		t.Fatalf("boostgen validate: %v\n%s", err, val)
-	}
-	return sum, readRecords(t, out), readRejects(t, out)
+	sum := runBinary(t, bin, config, out, 3)
+	return sum.Summary, readRecords(t, out), readRejects(t, out)
 }
 
 func jpegOf(t *testing.T, v scene.View) []byte {

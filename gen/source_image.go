@@ -66,7 +66,7 @@ func newImageStage(cfg *Config, kind string, maxPixels int, masks *MaskConfig) (
 		}
 	}
 	if f.Naming != nil {
-		if st.namer, err = filters.NewNamer(ctx, m, f.Naming.Vocabulary, f.Naming.Prompt, *f.Naming.Margin); err != nil {
+		if st.namer, err = newNamer(f.Naming, m); err != nil {
 			return nil, err
 		}
 	}
@@ -87,6 +87,11 @@ func loadCLIP(cfg *Config) (*clip.Model, error) {
 		return nil, fmt.Errorf("filters.clip_model: %w", err)
 	}
 	return m, nil
+}
+
+// newNamer embeds filters.naming's vocabulary once for the run.
+func newNamer(n *NamingConfig, m *clip.Model) (*filters.Namer, error) {
+	return filters.NewNamer(context.Background(), m, n.Vocabulary, n.Prompt, *n.Margin)
 }
 
 // filterORT runs the filter models like the geometry models (the models
@@ -114,6 +119,12 @@ func loadLPIPS(cfg *Config) (*lpips.Model, error) {
 		return nil, fmt.Errorf("filters.lpips_model: %w", err)
 	}
 	return m, nil
+}
+
+// mineOptions are filters.lpips as pair-mining options (the video and
+// scannet sources).
+func mineOptions(l *LPIPSConfig) filters.MineOptions {
+	return filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes}
 }
 
 // item builds the item for one sample; every failure is the item's Err

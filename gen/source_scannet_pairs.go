@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -8,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/disintegration/imaging"
 
@@ -30,9 +30,7 @@ type scannetPairSource struct {
 	lpips  *lpips.Model
 	mine   filters.MineOptions
 	report *FilterReport
-
-	mu    sync.Mutex
-	mined map[string]minedScene // scene folder → its pairs (a run lists twice)
+	mined  minedOnce[minedScene] // scene folder → its pairs
 }
 
 type minedScene struct {
@@ -47,11 +45,7 @@ func newScanNetPairSource(cfg *Config, scenes *scannetSource) (*scannetPairSourc
 	if err != nil {
 		return nil, err
 	}
-	l := cfg.Filters.LPIPS
-	return &scannetPairSource{
-		scenes: scenes, lpips: m, report: cfg.newFilterReport(),
-		mine: filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes},
-	}, nil
+	return &scannetPairSource{scenes: scenes, lpips: m, mine: mineOptions(cfg.Filters.LPIPS), report: cfg.newFilterReport()}, nil
 }
 
 // Count is unknown until the scenes are mined.
@@ -76,7 +70,7 @@ func (s *scannetPairSource) Tasks(ctx context.Context, yield func(Task) bool) er
 	}
 	for _, name := range s.scenes.scenes {
 		dir := filepath.Join(s.scenes.root, name)
-		ms := s.mineOnce(ctx, dir)
+		ms := s.mined.get(ctx, dir, func() minedScene { return s.mineScene(ctx, dir) })
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -122,22 +116,6 @@ func (s *scannetPairSource) Tasks(ctx context.Context, yield func(Task) bool) er
 		}
 	}
 	return nil
-}
-
-func (s *scannetPairSource) mineOnce(ctx context.Context, dir string) minedScene {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ms, ok := s.mined[dir]; ok {
-		return ms
-	}
-	ms := s.mineScene(ctx, dir)
-	if ctx.Err() == nil {
-		if s.mined == nil {
-			s.mined = map[string]minedScene{}
-		}
-		s.mined[dir] = ms
-	}
-	return ms
 }
 
 func (s *scannetPairSource) mineScene(ctx context.Context, dir string) minedScene {
@@ -225,20 +203,13 @@ func (c *thumbCache) get(i int) (image.Image, error) {
 	if img, ok := c.m[i]; ok {
 		return img, nil
 	}
-	var path string
-	for _, ext := range []string{".jpg", ".png", ".jpeg"} {
-		p := filepath.Join(c.dir, "color", c.frames[i]+ext)
-		if _, err := os.Stat(p); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		return nil, fmt.Errorf("scannet: %s: no color/%s.jpg or .png", c.dir, c.frames[i])
-	}
-	img, err := imaging.Open(path)
+	v, err := scannet.ReadColor(c.dir, c.frames[i])
 	if err != nil {
-		return nil, fmt.Errorf("scannet: %s: %w", path, err)
+		return nil, err
+	}
+	img, err := imaging.Decode(bytes.NewReader(v.Image.Bytes))
+	if err != nil {
+		return nil, fmt.Errorf("scannet: %s: %w", filepath.Join(c.dir, "color", v.Name+v.Image.Ext), err)
 	}
 	thumb := imaging.Resize(img, 224, 224, imaging.Box)
 	if len(c.order) >= c.max {

@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/disintegration/imaging"
 
@@ -47,11 +46,7 @@ type videoSource struct {
 	seg   *segmenter
 	namer *filters.Namer
 
-	// mined remembers each video's pairs: a run lists a source twice (to
-	// count its items, then to process them), and mining is the expensive
-	// part of listing.
-	mu    sync.Mutex
-	mined map[string]minedPairs
+	mined minedOnce[minedPairs] // video path → its pairs
 }
 
 type minedPairs struct {
@@ -109,8 +104,7 @@ func newVideoSource(cfg *Config) (*videoSource, error) {
 		if s.lpips, err = loadLPIPS(cfg); err != nil {
 			return nil, err
 		}
-		l := f.LPIPS
-		s.mine = filters.MineOptions{Lo: *l.Min, Hi: *l.Max, PerFrame: l.PerFrame, PerClip: l.PerClip, Probes: l.Probes}
+		s.mine = mineOptions(f.LPIPS)
 	}
 	if s.seg, err = loadSegmenter(cfg); err != nil {
 		return nil, err
@@ -120,7 +114,7 @@ func newVideoSource(cfg *Config) (*videoSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.namer, err = filters.NewNamer(context.Background(), m, f.Naming.Vocabulary, f.Naming.Prompt, *f.Naming.Margin); err != nil {
+		if s.namer, err = newNamer(f.Naming, m); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +157,8 @@ func (s *videoSource) Tasks(ctx context.Context, yield func(Task) bool) error {
 			}
 			continue
 		}
-		pairs, method, err := s.pairsOnce(ctx, path, frames)
+		mp := s.mined.get(ctx, path, func() minedPairs { return s.pairs(ctx, frames) })
+		pairs, method, err := mp.pairs, mp.method, mp.err
 		if err != nil {
 			if !failed(rel, reject(RejectModel, "video %s: %v", rel, err)) {
 				return ctx.Err()
@@ -247,24 +242,9 @@ func (f frame) view(n int) scene.View {
 	return scene.View{Name: fmt.Sprintf("frame %06d", n), Image: scene.Image{Bytes: f.jpg, Ext: ".jpg"}, W: f.w, H: f.h}
 }
 
-// pairsOnce is pairs, computed once per video (see videoSource.mined).
-func (s *videoSource) pairsOnce(ctx context.Context, path string, frames []frame) ([]filters.Pair, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m, ok := s.mined[path]; ok {
-		return m.pairs, m.method, m.err
-	}
-	pairs, method, err := s.pairs(ctx, frames)
-	if ctx.Err() == nil {
-		if s.mined == nil {
-			s.mined = map[string]minedPairs{}
-		}
-		s.mined[path] = minedPairs{pairs, method, err}
-	}
-	return pairs, method, err
-}
-
-func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair, string, error) {
+// pairs lists a video's frame pairs: mined with LPIPS, or at a fixed gap
+// without an LPIPS model.
+func (s *videoSource) pairs(ctx context.Context, frames []frame) minedPairs {
 	n := len(frames)
 	if s.lpips == nil {
 		var out []filters.Pair
@@ -272,16 +252,16 @@ func (s *videoSource) pairs(ctx context.Context, frames []frame) ([]filters.Pair
 			out = append(out, filters.Pair{A: i, B: i + s.cfg.GapFrames})
 		}
 		s.report.addPairViews(out)
-		return out, "gap", nil
+		return minedPairs{pairs: out, method: "gap"}
 	}
 	dist := func(i, j int) (float64, error) { return s.lpips.Distance(ctx, frames[i].thumb, frames[j].thumb) }
 	pairs, st, err := filters.Mine(n, filters.Temporal(n), dist, s.mine)
 	if err != nil {
-		return nil, "lpips", fmt.Errorf("lpips pair mining: %w", err)
+		return minedPairs{method: "lpips", err: fmt.Errorf("lpips pair mining: %w", err)}
 	}
 	s.report.addPairs(st)
 	s.report.addPairViews(pairs)
-	return pairs, "lpips", nil
+	return minedPairs{pairs: pairs, method: "lpips"}
 }
 
 // decode runs ffmpeg and reads its PNG frames from the pipe. A video
