@@ -285,11 +285,8 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 		}
 	} else {
 		v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: make([]float32, v.W*v.H)}
-		for j := 0; j < v.H; j++ {
-			for i := 0; i < v.W; i++ {
-				mm := color.Gray16Model.Convert(dimg.At(b.Min.X+i, b.Min.Y+j)).(color.Gray16).Y
-				v.Depth.Z[j*v.W+i] = float32(mm) / 1000
-			}
+		for n, mm := range gray16Values(dimg) {
+			v.Depth.Z[n] = float32(mm) / 1000
 		}
 	}
 
@@ -303,18 +300,13 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 		if ib.Dx() != v.W || ib.Dy() != v.H {
 			return v, fmt.Errorf("scannet: %s: instances are %d×%d but color is %d×%d", ipath, ib.Dx(), ib.Dy(), v.W, v.H)
 		}
-		v.Instances = make([]uint16, v.W*v.H)
-		switch im := iimg.(type) {
-		case *image.Gray:
+		if im, ok := iimg.(*image.Gray); ok { // 8-bit ids are the ids, not scaled to 16 bits
+			v.Instances = make([]uint16, v.W*v.H)
 			for n, p := range im.Pix {
 				v.Instances[n] = uint16(p)
 			}
-		default:
-			for j := 0; j < v.H; j++ {
-				for i := 0; i < v.W; i++ {
-					v.Instances[j*v.W+i] = color.Gray16Model.Convert(iimg.At(ib.Min.X+i, ib.Min.Y+j)).(color.Gray16).Y
-				}
-			}
+		} else {
+			v.Instances = gray16Values(iimg)
 		}
 	}
 
@@ -329,6 +321,27 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 		return v, err
 	}
 	return v, nil
+}
+
+// gray16Values returns img's pixels as 16-bit gray, row-major. Depth and
+// instance PNGs decode to *image.Gray16, read here without converting each
+// pixel through color.Model (an interface call and an allocation apiece).
+func gray16Values(img image.Image) []uint16 {
+	b := img.Bounds()
+	w := b.Dx()
+	out := make([]uint16, w*b.Dy())
+	im16, is16 := img.(*image.Gray16)
+	for j := b.Min.Y; j < b.Max.Y; j++ {
+		row := out[(j-b.Min.Y)*w:]
+		for i := b.Min.X; i < b.Max.X; i++ {
+			if is16 {
+				row[i-b.Min.X] = im16.Gray16At(i, j).Y
+			} else {
+				row[i-b.Min.X] = color.Gray16Model.Convert(img.At(i, j)).(color.Gray16).Y
+			}
+		}
+	}
+	return out
 }
 
 func findColor(dir, name string) (string, error) {
