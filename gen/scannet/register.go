@@ -31,7 +31,7 @@ func registerDepth(dir, dpath string, dimg image.Image, kc geometry.Intrinsics) 
 	if err := kd.Validate(); err != nil {
 		return geometry.DepthMap{}, fmt.Errorf("scannet: %s: %w", kpath, err)
 	}
-	mms := gray16Values(dimg)
+	depth := DepthFromMillimeters(gray16Values(dimg))
 	d := geometry.DepthMap{W: kc.W, H: kc.H, Z: make([]float32, kc.W*kc.H)}
 	for j := 0; j < kc.H; j++ {
 		y := (float64(j) - kc.Cy) / kc.Fy
@@ -45,7 +45,7 @@ func registerDepth(dir, dpath string, dimg image.Image, kc geometry.Intrinsics) 
 			if di < 0 || di >= kd.W {
 				continue
 			}
-			d.Z[j*kc.W+i] = float32(mms[dj*kd.W+di]) / 1000
+			d.Z[j*kc.W+i] = depth[dj*kd.W+di]
 		}
 	}
 	return d, nil

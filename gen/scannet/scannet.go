@@ -25,6 +25,7 @@ import (
 	_ "image/jpeg" // color frames are JPEG in real exports
 	"image/png"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,8 +61,9 @@ type Extras struct {
 var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed}
 
 // Write exports an item as a scene folder. Depth is stored as uint16
-// millimeters, so depth read back is quantized to 1 mm (the synthetic source
-// quantizes the same way, which keeps items identical across the round trip).
+// millimeters (QuantizeDepth), so depth read back is quantized to 1 mm (the
+// synthetic source quantizes its items with the same function, which keeps
+// them identical across the round trip).
 func Write(dir string, it *scene.Item, truth any) error {
 	for _, sub := range []string{"color", "depth", "pose", "intrinsic", "instance-filt"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
@@ -126,13 +128,32 @@ func writePNG(path string, img image.Image) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
+// QuantizeDepth turns float depth into the uint16 millimeters the depth
+// PNGs hold (0 = invalid, also for anything beyond 65.535 m).
+func QuantizeDepth(z []float32) []uint16 {
+	out := make([]uint16, len(z))
+	for n, v := range z {
+		mm := math.Round(float64(v) * 1000)
+		if v > 0 && mm <= math.MaxUint16 {
+			out[n] = uint16(mm)
+		}
+	}
+	return out
+}
+
+// DepthFromMillimeters is the inverse of QuantizeDepth: depth as Read
+// returns it.
+func DepthFromMillimeters(mm []uint16) []float32 {
+	out := make([]float32, len(mm))
+	for n, v := range mm {
+		out[n] = float32(v) / 1000
+	}
+	return out
+}
+
 func gray16(d geometry.DepthMap) *image.Gray16 {
 	img := image.NewGray16(image.Rect(0, 0, d.W, d.H))
-	for n, z := range d.Z {
-		var mm uint16
-		if z > 0 && float64(z)*1000 < 65535.5 {
-			mm = uint16(float64(z)*1000 + 0.5)
-		}
+	for n, mm := range QuantizeDepth(d.Z) {
 		img.SetGray16(n%d.W, n/d.W, color.Gray16{Y: mm})
 	}
 	return img
@@ -284,10 +305,7 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 			return v, err
 		}
 	} else {
-		v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: make([]float32, v.W*v.H)}
-		for n, mm := range gray16Values(dimg) {
-			v.Depth.Z[n] = float32(mm) / 1000
-		}
+		v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: DepthFromMillimeters(gray16Values(dimg))}
 	}
 
 	ipath := filepath.Join(dir, "instance-filt", name+".png")
