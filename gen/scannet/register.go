@@ -27,7 +27,7 @@ func registerDepth(dir, dpath string, dimg image.Image, kc geometry.Intrinsics) 
 	if err != nil {
 		return geometry.DepthMap{}, err
 	}
-	kd := geometry.Intrinsics{Fx: km[0][0], Fy: km[1][1], Cx: km[0][2], Cy: km[1][2], W: b.Dx(), H: b.Dy()}
+	kd := intrinsicsOf(km, b.Dx(), b.Dy())
 	if err := kd.Validate(); err != nil {
 		return geometry.DepthMap{}, fmt.Errorf("scannet: %s: %w", kpath, err)
 	}

@@ -182,6 +182,11 @@ func intrinsicMatrix(k geometry.Intrinsics) [4][4]float64 {
 	return [4][4]float64{{k.Fx, 0, k.Cx, 0}, {0, k.Fy, k.Cy, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
 }
 
+// intrinsicsOf reads an intrinsic_*.txt matrix for an image of w×h pixels.
+func intrinsicsOf(m [4][4]float64, w, h int) geometry.Intrinsics {
+	return geometry.Intrinsics{Fx: m[0][0], Fy: m[1][1], Cx: m[0][2], Cy: m[1][2], W: w, H: h}
+}
+
 func matrixText(m [4][4]float64) string {
 	var b strings.Builder
 	for _, row := range m {
@@ -287,7 +292,7 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 	if err != nil {
 		return v, err
 	}
-	v.K = geometry.Intrinsics{Fx: km[0][0], Fy: km[1][1], Cx: km[0][2], Cy: km[1][2], W: v.W, H: v.H}
+	v.K = intrinsicsOf(km, v.W, v.H)
 	if err := v.K.Validate(); err != nil {
 		return v, fmt.Errorf("scannet: %s: %w", filepath.Join(dir, "intrinsic", "intrinsic_color.txt"), err)
 	}
