@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,15 +209,15 @@ func (a *Accumulator) Stats(m *gen.Manifest, rejects []gen.Reject) *Stats {
 	return s
 }
 
+// chainKinds are the turn kinds in the order the chain asks them.
+var chainKinds = []string{"depth", "closer", "cube", "left", "above", "behind", "taller", "wider", "bigger", "distance", "caption_short", "caption_detailed"}
+
 // kindRank orders kinds as the chain asks them.
 func kindRank(k string) int {
-	order := []string{"depth", "closer", "cube", "left", "above", "behind", "taller", "wider", "bigger", "distance", "caption_short", "caption_detailed"}
-	for n, o := range order {
-		if o == k {
-			return n
-		}
+	if n := slices.Index(chainKinds, k); n >= 0 {
+		return n
 	}
-	return len(order)
+	return len(chainKinds)
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
