@@ -302,21 +302,36 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 // Compute reads the whole dataset in store.
 func Compute(ctx context.Context, store blob.Store) (*Stats, error) {
+	_, s, err := Read(ctx, store, nil)
+	return s, err
+}
+
+// Read reads the whole dataset in store once and returns its manifest and
+// statistics; each, unless nil, is called with every record on the way, so
+// that a caller who needs the records too (the preview) makes no second pass.
+func Read(ctx context.Context, store blob.Store, each func(*dataset.Entry)) (*gen.Manifest, *Stats, error) {
 	m, err := dataset.ReadManifest(ctx, store)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := NewAccumulator()
-	if err := dataset.Records(ctx, store, m, func(e *dataset.Entry) error { a.Add(e); return nil }); err != nil {
-		return nil, err
+	err = dataset.Records(ctx, store, m, func(e *dataset.Entry) error {
+		a.Add(e)
+		if each != nil {
+			each(e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	rejects, err := dataset.Rejects(ctx, store, m)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s := a.Stats(m, rejects)
 	s.Dataset = store.String()
-	return s, nil
+	return m, s, nil
 }
 
 // WriteJSON writes s as indented JSON.
