@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -157,12 +156,7 @@ func copyImage(ctx context.Context, store blob.Store, key, out string) error {
 			return nil
 		}
 	}
-	rc, err := store.Open(ctx, key)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := blob.ReadAll(ctx, store, key)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", key, err)
 	}
