@@ -90,9 +90,6 @@ func New(client *llm.Client, p Prompts) (*Generator, error) {
 	return g, nil
 }
 
-// Prompts returns the prompts in use.
-func (g *Generator) Prompts() Prompts { return g.prompts }
-
 func (g *Generator) schemaFor(name string) *llm.Schema {
 	return &llm.Schema{Name: name, JSON: g.schemas[name].raw}
 }
