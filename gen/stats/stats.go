@@ -284,11 +284,14 @@ func histogram(vals []float64) Histogram {
 	return h
 }
 
-// niceWidth is the smallest of 1, 2, 2.5, 5 × 10^k that is at least w.
+// niceWidth is the smallest of 1, 2, 2.5, 5 × 10^k that is at least w, and
+// at least 1 mm, the precision of stated values: a finer width would round
+// to 0.
 func niceWidth(w float64) float64 {
 	if !(w > 0) {
 		return 0.1
 	}
+	w = max(w, 0.001)
 	p := math.Pow(10, math.Floor(math.Log10(w)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if m*p >= w*(1-1e-9) {
