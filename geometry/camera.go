@@ -1,6 +1,9 @@
 package geometry
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Intrinsics is a pinhole camera for an image of W×H pixels.
 type Intrinsics struct {
@@ -11,7 +14,7 @@ type Intrinsics struct {
 // IntrinsicsFromHFOV builds a centered pinhole camera with square pixels
 // from a horizontal field of view in radians.
 func IntrinsicsFromHFOV(w, h int, hfov float64) Intrinsics {
-	f := float64(w) / 2 / tan(hfov/2)
+	f := float64(w) / 2 / math.Tan(hfov/2)
 	return Intrinsics{Fx: f, Fy: f, Cx: float64(w-1) / 2, Cy: float64(h-1) / 2, W: w, H: h}
 }
 

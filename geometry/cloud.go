@@ -18,8 +18,10 @@ type DepthMap struct {
 // At returns the depth at pixel (i, j) and whether it is valid.
 func (d DepthMap) At(i, j int) (float64, bool) {
 	z := float64(d.Z[j*d.W+i])
-	return z, z > 0 && !math.IsInf(z, 0) && !math.IsNaN(z)
+	return z, validDepth(z)
 }
+
+func validDepth(z float64) bool { return z > 0 && !math.IsInf(z, 0) && !math.IsNaN(z) }
 
 // ValidFraction is the share of pixels with a usable depth.
 func (d DepthMap) ValidFraction() float64 {
@@ -28,7 +30,7 @@ func (d DepthMap) ValidFraction() float64 {
 	}
 	n := 0
 	for _, z := range d.Z {
-		if z > 0 && !math.IsInf(float64(z), 0) && !math.IsNaN(float64(z)) {
+		if validDepth(float64(z)) {
 			n++
 		}
 	}

@@ -88,6 +88,14 @@ func MaskVisibility(d DepthMap, ids []uint16, id int, m *Mask) Visibility {
 // extent on that side is taken as unknown.
 const MaxSideHidden = 0.1
 
+// extentSides are the outline sides each relation's extents are read from.
+var extentSides = map[Relation][]int{
+	Taller: {SideBottom, SideTop},
+	Above:  {SideBottom, SideTop},
+	Wider:  {SideLeft, SideRight},
+	Bigger: {SideLeft, SideRight, SideTop, SideBottom},
+}
+
 // Answerable reports whether r can be decided for objects seen with
 // visibilities va and vb: a relation is only as good as the extents it
 // reads. Heights (taller, above) need the bottoms, which nearer objects
@@ -95,13 +103,7 @@ const MaxSideHidden = 0.1
 // Centers along the floor (left, behind) move little when a part is hidden
 // and are left to the margin.
 func Answerable(r Relation, va, vb Visibility) bool {
-	sides := map[Relation][]int{
-		Taller: {SideBottom, SideTop},
-		Above:  {SideBottom, SideTop},
-		Wider:  {SideLeft, SideRight},
-		Bigger: {SideLeft, SideRight, SideTop, SideBottom},
-	}[r]
-	for _, s := range sides {
+	for _, s := range extentSides[r] {
 		if va.SideShare(s) > MaxSideHidden || vb.SideShare(s) > MaxSideHidden {
 			return false
 		}

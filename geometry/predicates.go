@@ -96,9 +96,8 @@ func HorizontalDistance(a, b Cube) float64 {
 	return math.Hypot(a.Center[0]-b.Center[0], a.Center[1]-b.Center[1])
 }
 
-// Width, Depth and Height of a cube's axis-aligned extent as the viewer sees it.
+// Width and Height of a cube's axis-aligned extent as the viewer sees it.
 func Width(c Cube) float64  { return c.aabbHalf()[0] * 2 }
-func Depth(c Cube) float64  { return c.aabbHalf()[1] * 2 }
 func Height(c Cube) float64 { return c.Size[2] }
 
 // Direction is where b lies as seen from a, as a clock position on the

@@ -11,5 +11,3 @@ func Round3(v float64) float64 {
 	}
 	return r
 }
-
-func tan(a float64) float64 { return math.Tan(a) }

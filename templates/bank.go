@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -151,22 +152,13 @@ func usable(list []string, bound []string) []int {
 outer:
 	for n, s := range list {
 		for _, p := range placeholder.FindAllString(s, -1) {
-			if !contains(bound, p) {
+			if !slices.Contains(bound, p) {
 				continue outer
 			}
 		}
 		out = append(out, n)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // pick chooses one usable template; ok=false when none is usable.

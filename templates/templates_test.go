@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestDefaultBankIsThePapers(t *testing.T) {
 		"left_predicate":  "Can you confirm if the [A] is positioned to the left of the [B]?",
 		"distance":        "Measure the distance from the [A] to the [B].",
 	} {
-		if !contains(b.Groups[group].Questions, want) {
+		if !slices.Contains(b.Groups[group].Questions, want) {
 			t.Errorf("%s: missing %q", group, want)
 		}
 		if !strings.Contains(b.Source[group], "spatialboost.yaml") {

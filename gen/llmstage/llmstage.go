@@ -69,8 +69,7 @@ func New(client *llm.Client, p Prompts) (*Generator, error) {
 	}
 	g := &Generator{client: client, prompts: p, schemas: map[string]schema{}}
 	c := jsonschema.NewCompiler()
-	names := []string{llmschema.VQAOpen, llmschema.VQAMultiChoice, llmschema.Caption, llmschema.ViewCheck}
-	for _, name := range names {
+	for _, name := range []string{llmschema.VQAOpen, llmschema.VQAMultiChoice, llmschema.Caption, llmschema.ViewCheck} {
 		raw, err := llmschema.Load(name)
 		if err != nil {
 			return nil, err
@@ -82,20 +81,14 @@ func New(client *llm.Client, p Prompts) (*Generator, error) {
 		if err := c.AddResource(name+".json", doc); err != nil {
 			return nil, fmt.Errorf("schema %s: %w", name, err)
 		}
-	}
-	for _, name := range names {
 		sch, err := c.Compile(name + ".json")
 		if err != nil {
 			return nil, fmt.Errorf("schema %s: %w", name, err)
 		}
-		raw, _ := llmschema.Load(name)
 		g.schemas[name] = schema{raw: raw, compiled: sch}
 	}
 	return g, nil
 }
-
-// Prompts returns the prompts in use.
-func (g *Generator) Prompts() Prompts { return g.prompts }
 
 func (g *Generator) schemaFor(name string) *llm.Schema {
 	return &llm.Schema{Name: name, JSON: g.schemas[name].raw}

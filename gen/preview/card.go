@@ -119,10 +119,7 @@ func Card(views []image.Image, e *dataset.Entry, ov *Overlay) *image.RGBA {
 		label, col := fmt.Sprintf("view %d", k+1), colMuted
 		if k == anchor {
 			label, col = label+" (anchor)", colA
-			for _, l := range [][4]float64{{0, 0, 1, 0}, {1, 0, 1, 1}, {1, 1, 0, 1}, {0, 1, 0, 0}} {
-				w, h := float64(r.Dx()), float64(r.Dy())
-				drawLine(img, float64(r.Min.X)+l[0]*w, float64(r.Min.Y)+l[1]*h, float64(r.Min.X)+l[2]*w, float64(r.Min.Y)+l[3]*h, 2, colA, 0)
-			}
+			drawRect(img, float64(r.Min.X), float64(r.Min.Y), float64(r.Max.X), float64(r.Max.Y), 2, colA, 0)
 		}
 		drawText(img, x0+4, y0-4, label, col, false)
 	}
@@ -222,10 +219,7 @@ func drawOverlay(view *image.RGBA, ov *Overlay, sx, sy float64) {
 	}
 	for _, o := range ov.Objects {
 		col := objColor(o.Ref)
-		x0, y0, x1, y1 := o.Box[0]*sx, o.Box[1]*sy, o.Box[2]*sx, o.Box[3]*sy
-		for _, l := range [][4]float64{{x0, y0, x1, y0}, {x1, y0, x1, y1}, {x1, y1, x0, y1}, {x0, y1, x0, y0}} {
-			drawLine(view, l[0], l[1], l[2], l[3], 1.5, col, 6)
-		}
+		drawRect(view, o.Box[0]*sx, o.Box[1]*sy, o.Box[2]*sx, o.Box[3]*sy, 1.5, col, 6)
 		for _, e := range o.Edges {
 			drawLine(view, e.X1*sx, e.Y1*sy, e.X2*sx, e.Y2*sy, 2.2, col, 0)
 		}
@@ -259,6 +253,14 @@ func drawLine(img *image.RGBA, x0, y0, x1, y1, width float64, col color.RGBA, da
 			continue
 		}
 		fillDisk(img, x0+t*(x1-x0), y0+t*(y1-y0), width/2, col)
+	}
+}
+
+// drawRect draws the outline of the rectangle with corners (x0, y0) and
+// (x1, y1) with drawLine, clockwise from (x0, y0).
+func drawRect(img *image.RGBA, x0, y0, x1, y1, width float64, col color.RGBA, dash float64) {
+	for _, l := range [][4]float64{{x0, y0, x1, y0}, {x1, y0, x1, y1}, {x1, y1, x0, y1}, {x0, y1, x0, y0}} {
+		drawLine(img, l[0], l[1], l[2], l[3], width, col, dash)
 	}
 }
 

@@ -11,11 +11,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,49 +58,30 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 	if o.Out == "" {
 		return nil, fmt.Errorf("no output folder")
 	}
-	m, err := dataset.ReadManifest(ctx, store)
-	if err != nil {
-		return nil, err
-	}
-	acc := stats.NewAccumulator()
 	rng := rand.New(rand.NewPCG(o.Seed, 0x70726576696577)) // "preview"
-	var sample []*dataset.Entry
-	var order []int
+	type sampled struct {
+		e *dataset.Entry
+		n int // position among the records sampled from
+	}
+	var sample []sampled
 	seen := 0
-	err = dataset.Records(ctx, store, m, func(e *dataset.Entry) error {
-		acc.Add(e)
+	m, st, err := stats.Read(ctx, store, func(e *dataset.Entry) {
 		if e.Record.Meta.Kind == gen.KindVQA {
-			return nil // multi-view VQA records have no geometry to overlay
+			return // multi-view VQA records have no geometry to overlay
 		}
 		// Reservoir sampling: every record is kept with probability N/seen.
 		if len(sample) < o.N {
-			sample, order = append(sample, e), append(order, seen)
+			sample = append(sample, sampled{e, seen})
 		} else if k := rng.IntN(seen + 1); k < o.N {
-			sample[k], order[k] = e, seen
+			sample[k] = sampled{e, seen}
 		}
 		seen++
-		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	rejects, err := dataset.Rejects(ctx, store, m)
-	if err != nil {
-		return nil, err
-	}
-	st := acc.Stats(m, rejects)
-	st.Dataset = store.String()
 	// Show the sample in dataset order.
-	idx := make([]int, len(sample))
-	for k := range idx {
-		idx[k] = k
-	}
-	sort.Slice(idx, func(a, b int) bool { return order[idx[a]] < order[idx[b]] })
-	sorted := make([]*dataset.Entry, len(sample))
-	for k, i := range idx {
-		sorted[k] = sample[i]
-	}
-	sample = sorted
+	slices.SortFunc(sample, func(a, b sampled) int { return a.n - b.n })
 
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
@@ -108,7 +89,8 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 	res := &Result{Page: filepath.Join(o.Out, PageFile), Records: seen}
 	copied := map[string]bool{}
 	var cards []cardView
-	for _, e := range sample {
+	for _, picked := range sample {
+		e := picked.e
 		for _, key := range e.Images() {
 			if copied[key] {
 				continue
@@ -174,12 +156,7 @@ func copyImage(ctx context.Context, store blob.Store, key, out string) error {
 			return nil
 		}
 	}
-	rc, err := store.Open(ctx, key)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := blob.ReadAll(ctx, store, key)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", key, err)
 	}

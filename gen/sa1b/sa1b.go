@@ -87,29 +87,27 @@ type SelectStats struct {
 // instance map (0 = no object, Selected.ID otherwise). A mask whose RLE is
 // malformed or whose size differs from the image is an error naming it.
 func Select(f *File, w, h int, flt Filter) ([]uint16, []Selected, SelectStats, error) {
-	var st SelectStats
 	var ms []Decoded
+	low := 0 // dropped by score here, so that their masks are never decoded
 	for i := range f.Annotations {
 		a := &f.Annotations[i]
 		sz := a.Segmentation.Size
 		if len(sz) != 2 || sz[0] != h || sz[1] != w {
-			return nil, nil, st, fmt.Errorf("annotation %d: segmentation size %v, but the image is %d×%d (want [%d, %d])", a.ID, sz, w, h, h, w)
+			return nil, nil, SelectStats{}, fmt.Errorf("annotation %d: segmentation size %v, but the image is %d×%d (want [%d, %d])", a.ID, sz, w, h, h, w)
 		}
 		if a.PredictedIoU < flt.MinPredictedIoU || a.StabilityScore < flt.MinStability {
-			st.Masks++
-			st.LowScore++
+			low++
 			continue
 		}
 		rle, err := DecodeCounts(a.Segmentation.Counts, h, w)
 		if err != nil {
-			return nil, nil, st, fmt.Errorf("annotation %d: %w", a.ID, err)
+			return nil, nil, SelectStats{}, fmt.Errorf("annotation %d: %w", a.ID, err)
 		}
 		ms = append(ms, Decoded{Annotation: a, Mask: rle})
 	}
-	inst, out, more := SelectDecoded(ms, w, h, flt)
-	st.Masks += more.Masks
-	st.LowScore += more.LowScore
-	st.Area, st.Overlap, st.Cap = more.Area, more.Overlap, more.Cap
+	inst, out, st := SelectDecoded(ms, w, h, flt)
+	st.Masks += low
+	st.LowScore += low
 	return inst, out, st, nil
 }
 

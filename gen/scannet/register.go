@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"io/fs"
 	"math"
 	"path/filepath"
@@ -28,10 +27,11 @@ func registerDepth(dir, dpath string, dimg image.Image, kc geometry.Intrinsics) 
 	if err != nil {
 		return geometry.DepthMap{}, err
 	}
-	kd := geometry.Intrinsics{Fx: km[0][0], Fy: km[1][1], Cx: km[0][2], Cy: km[1][2], W: b.Dx(), H: b.Dy()}
+	kd := intrinsicsOf(km, b.Dx(), b.Dy())
 	if err := kd.Validate(); err != nil {
 		return geometry.DepthMap{}, fmt.Errorf("scannet: %s: %w", kpath, err)
 	}
+	depth := DepthFromMillimeters(gray16Values(dimg))
 	d := geometry.DepthMap{W: kc.W, H: kc.H, Z: make([]float32, kc.W*kc.H)}
 	for j := 0; j < kc.H; j++ {
 		y := (float64(j) - kc.Cy) / kc.Fy
@@ -45,8 +45,7 @@ func registerDepth(dir, dpath string, dimg image.Image, kc geometry.Intrinsics) 
 			if di < 0 || di >= kd.W {
 				continue
 			}
-			mm := color.Gray16Model.Convert(dimg.At(b.Min.X+di, b.Min.Y+dj)).(color.Gray16).Y
-			d.Z[j*kc.W+i] = float32(mm) / 1000
+			d.Z[j*kc.W+i] = depth[dj*kd.W+di]
 		}
 	}
 	return d, nil

@@ -25,6 +25,7 @@ import (
 	_ "image/jpeg" // color frames are JPEG in real exports
 	"image/png"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,8 +61,9 @@ type Extras struct {
 var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed}
 
 // Write exports an item as a scene folder. Depth is stored as uint16
-// millimeters, so depth read back is quantized to 1 mm (the synthetic source
-// quantizes the same way, which keeps items identical across the round trip).
+// millimeters (QuantizeDepth), so depth read back is quantized to 1 mm (the
+// synthetic source quantizes its items with the same function, which keeps
+// them identical across the round trip).
 func Write(dir string, it *scene.Item, truth any) error {
 	for _, sub := range []string{"color", "depth", "pose", "intrinsic", "instance-filt"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
@@ -126,13 +128,32 @@ func writePNG(path string, img image.Image) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
+// QuantizeDepth turns float depth into the uint16 millimeters the depth
+// PNGs hold (0 = invalid, also for anything beyond 65.535 m).
+func QuantizeDepth(z []float32) []uint16 {
+	out := make([]uint16, len(z))
+	for n, v := range z {
+		mm := math.Round(float64(v) * 1000)
+		if v > 0 && mm <= math.MaxUint16 {
+			out[n] = uint16(mm)
+		}
+	}
+	return out
+}
+
+// DepthFromMillimeters is the inverse of QuantizeDepth: depth as Read
+// returns it.
+func DepthFromMillimeters(mm []uint16) []float32 {
+	out := make([]float32, len(mm))
+	for n, v := range mm {
+		out[n] = float32(v) / 1000
+	}
+	return out
+}
+
 func gray16(d geometry.DepthMap) *image.Gray16 {
 	img := image.NewGray16(image.Rect(0, 0, d.W, d.H))
-	for n, z := range d.Z {
-		var mm uint16
-		if z > 0 && float64(z)*1000 < 65535.5 {
-			mm = uint16(float64(z)*1000 + 0.5)
-		}
+	for n, mm := range QuantizeDepth(d.Z) {
 		img.SetGray16(n%d.W, n/d.W, color.Gray16{Y: mm})
 	}
 	return img
@@ -159,6 +180,11 @@ func instanceImage(ids []uint16, w, h int) image.Image {
 
 func intrinsicMatrix(k geometry.Intrinsics) [4][4]float64 {
 	return [4][4]float64{{k.Fx, 0, k.Cx, 0}, {0, k.Fy, k.Cy, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}}
+}
+
+// intrinsicsOf reads an intrinsic_*.txt matrix for an image of w×h pixels.
+func intrinsicsOf(m [4][4]float64, w, h int) geometry.Intrinsics {
+	return geometry.Intrinsics{Fx: m[0][0], Fy: m[1][1], Cx: m[0][2], Cy: m[1][2], W: w, H: h}
 }
 
 func matrixText(m [4][4]float64) string {
@@ -266,7 +292,7 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 	if err != nil {
 		return v, err
 	}
-	v.K = geometry.Intrinsics{Fx: km[0][0], Fy: km[1][1], Cx: km[0][2], Cy: km[1][2], W: v.W, H: v.H}
+	v.K = intrinsicsOf(km, v.W, v.H)
 	if err := v.K.Validate(); err != nil {
 		return v, fmt.Errorf("scannet: %s: %w", filepath.Join(dir, "intrinsic", "intrinsic_color.txt"), err)
 	}
@@ -284,13 +310,7 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 			return v, err
 		}
 	} else {
-		v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: make([]float32, v.W*v.H)}
-		for j := 0; j < v.H; j++ {
-			for i := 0; i < v.W; i++ {
-				mm := color.Gray16Model.Convert(dimg.At(b.Min.X+i, b.Min.Y+j)).(color.Gray16).Y
-				v.Depth.Z[j*v.W+i] = float32(mm) / 1000
-			}
-		}
+		v.Depth = geometry.DepthMap{W: v.W, H: v.H, Z: DepthFromMillimeters(gray16Values(dimg))}
 	}
 
 	ipath := filepath.Join(dir, "instance-filt", name+".png")
@@ -303,18 +323,13 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 		if ib.Dx() != v.W || ib.Dy() != v.H {
 			return v, fmt.Errorf("scannet: %s: instances are %d×%d but color is %d×%d", ipath, ib.Dx(), ib.Dy(), v.W, v.H)
 		}
-		v.Instances = make([]uint16, v.W*v.H)
-		switch im := iimg.(type) {
-		case *image.Gray:
+		if im, ok := iimg.(*image.Gray); ok { // 8-bit ids are the ids, not scaled to 16 bits
+			v.Instances = make([]uint16, v.W*v.H)
 			for n, p := range im.Pix {
 				v.Instances[n] = uint16(p)
 			}
-		default:
-			for j := 0; j < v.H; j++ {
-				for i := 0; i < v.W; i++ {
-					v.Instances[j*v.W+i] = color.Gray16Model.Convert(iimg.At(ib.Min.X+i, ib.Min.Y+j)).(color.Gray16).Y
-				}
-			}
+		} else {
+			v.Instances = gray16Values(iimg)
 		}
 	}
 
@@ -329,6 +344,27 @@ func readView(dir, name string, km [4][4]float64) (scene.View, error) {
 		return v, err
 	}
 	return v, nil
+}
+
+// gray16Values returns img's pixels as 16-bit gray, row-major. Depth and
+// instance PNGs decode to *image.Gray16, read here without converting each
+// pixel through color.Model (an interface call and an allocation apiece).
+func gray16Values(img image.Image) []uint16 {
+	b := img.Bounds()
+	w := b.Dx()
+	out := make([]uint16, w*b.Dy())
+	im16, is16 := img.(*image.Gray16)
+	for j := b.Min.Y; j < b.Max.Y; j++ {
+		row := out[(j-b.Min.Y)*w:]
+		for i := b.Min.X; i < b.Max.X; i++ {
+			if is16 {
+				row[i-b.Min.X] = im16.Gray16At(i, j).Y
+			} else {
+				row[i-b.Min.X] = color.Gray16Model.Convert(img.At(i, j)).(color.Gray16).Y
+			}
+		}
+	}
+	return out
 }
 
 func findColor(dir, name string) (string, error) {

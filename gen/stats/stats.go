@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,15 +209,15 @@ func (a *Accumulator) Stats(m *gen.Manifest, rejects []gen.Reject) *Stats {
 	return s
 }
 
+// chainKinds are the turn kinds in the order the chain asks them.
+var chainKinds = []string{"depth", "closer", "cube", "left", "above", "behind", "taller", "wider", "bigger", "distance", "caption_short", "caption_detailed"}
+
 // kindRank orders kinds as the chain asks them.
 func kindRank(k string) int {
-	order := []string{"depth", "closer", "cube", "left", "above", "behind", "taller", "wider", "bigger", "distance", "caption_short", "caption_detailed"}
-	for n, o := range order {
-		if o == k {
-			return n
-		}
+	if n := slices.Index(chainKinds, k); n >= 0 {
+		return n
 	}
-	return len(order)
+	return len(chainKinds)
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
@@ -283,11 +284,14 @@ func histogram(vals []float64) Histogram {
 	return h
 }
 
-// niceWidth is the smallest of 1, 2, 2.5, 5 × 10^k that is at least w.
+// niceWidth is the smallest of 1, 2, 2.5, 5 × 10^k that is at least w, and
+// at least 1 mm, the precision of stated values: a finer width would round
+// to 0.
 func niceWidth(w float64) float64 {
 	if !(w > 0) {
 		return 0.1
 	}
+	w = max(w, 0.001)
 	p := math.Pow(10, math.Floor(math.Log10(w)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
 		if m*p >= w*(1-1e-9) {
@@ -301,21 +305,36 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 // Compute reads the whole dataset in store.
 func Compute(ctx context.Context, store blob.Store) (*Stats, error) {
+	_, s, err := Read(ctx, store, nil)
+	return s, err
+}
+
+// Read reads the whole dataset in store once and returns its manifest and
+// statistics; each, unless nil, is called with every record on the way, so
+// that a caller who needs the records too (the preview) makes no second pass.
+func Read(ctx context.Context, store blob.Store, each func(*dataset.Entry)) (*gen.Manifest, *Stats, error) {
 	m, err := dataset.ReadManifest(ctx, store)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := NewAccumulator()
-	if err := dataset.Records(ctx, store, m, func(e *dataset.Entry) error { a.Add(e); return nil }); err != nil {
-		return nil, err
+	err = dataset.Records(ctx, store, m, func(e *dataset.Entry) error {
+		a.Add(e)
+		if each != nil {
+			each(e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	rejects, err := dataset.Rejects(ctx, store, m)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s := a.Stats(m, rejects)
 	s.Dataset = store.String()
-	return s, nil
+	return m, s, nil
 }
 
 // WriteJSON writes s as indented JSON.

@@ -154,6 +154,7 @@ func TestHistogram(t *testing.T) {
 		{"one value", []float64{2.5}, 2.5, 0.1, []int{1}},
 		{"meters, values on edges", []float64{1.1, 1.4, 2.0, 2.05, 4.9}, 1, 0.2, []int{1, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},
 		{"max lands in the last bin", []float64{0, 10}, 0, 0.5, append(append([]int{1}, make([]int, 19)...), 1)},
+		{"values millimeters apart", []float64{1, 1.001, 1.004}, 1, 0.001, []int{1, 1, 0, 0, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

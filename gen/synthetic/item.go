@@ -6,39 +6,19 @@ import (
 	"image/png"
 	"math"
 
+	"github.com/boostgen/boostgen/gen/scannet"
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/geometry"
 )
-
-// QuantizeDepth turns float depth into the uint16 millimeters ScanNet's
-// depth PNGs hold (0 = invalid, also for anything beyond 65.535 m).
-func QuantizeDepth(z []float32) []uint16 {
-	out := make([]uint16, len(z))
-	for n, v := range z {
-		mm := math.Round(float64(v) * 1000)
-		if v > 0 && mm <= math.MaxUint16 {
-			out[n] = uint16(mm)
-		}
-	}
-	return out
-}
-
-// DepthFromMillimeters is the inverse of QuantizeDepth.
-func DepthFromMillimeters(mm []uint16) []float32 {
-	out := make([]float32, len(mm))
-	for n, v := range mm {
-		out[n] = float32(v) / 1000
-	}
-	return out
-}
 
 // pngEncoder trades a little size for speed: images are written once per
 // view, and BestSpeed is several times faster than the default.
 var pngEncoder = png.Encoder{CompressionLevel: png.BestSpeed}
 
 // Item renders every camera and packages the scene as the pipeline's input.
-// Depth goes through the same millimeter quantization the ScanNet layout
-// stores, so an item read back from an export is identical to this one.
+// Depth goes through the millimeter quantization the ScanNet layout stores
+// (scannet.QuantizeDepth), so an item read back from an export is
+// identical to this one.
 func (s *Scene) Item(id string) (*scene.Item, []*View, error) {
 	it := &scene.Item{ID: id, Index: s.Index, Source: "synthetic"}
 	for _, o := range s.Objects {
@@ -64,7 +44,7 @@ func (s *Scene) Item(id string) (*scene.Item, []*View, error) {
 			Image:      scene.Image{Bytes: buf.Bytes(), Ext: ".png"},
 			W:          cam.K.W,
 			H:          cam.K.H,
-			Depth:      geometry.DepthMap{W: cam.K.W, H: cam.K.H, Z: DepthFromMillimeters(QuantizeDepth(v.Depth))},
+			Depth:      geometry.DepthMap{W: cam.K.W, H: cam.K.H, Z: scannet.DepthFromMillimeters(scannet.QuantizeDepth(v.Depth))},
 			Instances:  v.Instances,
 			K:          cam.K,
 			CamToWorld: &pose,
