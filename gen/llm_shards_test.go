@@ -15,6 +15,7 @@ import (
 	"github.com/boostgen/boostgen/internal/blob"
 	"github.com/boostgen/boostgen/internal/blob/s3/s3test"
 	"github.com/boostgen/boostgen/internal/llm/llmtest"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // Three shard processes run at once into one output against one server,
@@ -26,7 +27,7 @@ import (
 // budget path. Rerun with a larger budget, the shards finish the rest and
 // the finalized dataset is the one an unsharded run makes.
 func TestLLMBudgetHoldsAcrossShards(t *testing.T) {
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	const (
 		shards  = 3
 		workers = 2
@@ -151,7 +152,7 @@ llm: {base_url: %q, model: gpt-4o-2024-08-06, stages: {interpolation: false}, %s
 // had paid: a later run counts it against the budget, and nothing it left
 // stops the shards from finishing.
 func TestLLMKilledShardSpendCounts(t *testing.T) {
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	srv := llmtest.New(llmtest.StageAnswer)
 	defer srv.Close()
 	dir := t.TempDir()

@@ -13,22 +13,8 @@ import (
 
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/internal/onnxtest"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
-
-// boostgenBinary is $BOOSTGEN_BIN (scripts/test.sh builds it) or a fresh
-// build of cmd/boostgen.
-func boostgenBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BOOSTGEN_BIN"); p != "" {
-		return p
-	}
-	p := filepath.Join(t.TempDir(), "boostgen")
-	out, err := exec.Command("go", "build", "-o", p, "github.com/boostgen/boostgen/cmd/boostgen").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/boostgen: %v\n%s", err, out)
-	}
-	return p
-}
 
 // TestRunWithModels runs the real binary on synthetic scenes with
 // geometry.depth: depthpro and geometry.multiview: vggt (scale from a
@@ -37,7 +23,7 @@ func boostgenBinary(t *testing.T) string {
 // its geometry was made.
 func TestRunWithModels(t *testing.T) {
 	lib := onnxtest.Library(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)

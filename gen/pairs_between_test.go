@@ -17,6 +17,7 @@ import (
 
 	"github.com/boostgen/boostgen/internal/llm/llmtest"
 	"github.com/boostgen/boostgen/internal/onnxtest"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 func TestBetweenFrames(t *testing.T) {
@@ -142,7 +143,7 @@ func sameFiles(t *testing.T, what string, want, got map[string][]byte) {
 func TestMinedPairsGrowToFourAndEightViews(t *testing.T) {
 	lib := onnxtest.Library(t)
 	ff := ffmpegForTest(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	for _, c := range []struct {
 		name string
 		// input writes the source and returns its config lines.

@@ -18,6 +18,7 @@ import (
 	"github.com/boostgen/boostgen/internal/models/sam2"
 	"github.com/boostgen/boostgen/internal/models/sam2/sam2test"
 	"github.com/boostgen/boostgen/internal/onnxtest"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // namingModels writes the tiny CLIP vision tower and the palette's colour
@@ -75,7 +76,7 @@ func greyPNG(w, h int) []byte {
 // output is the same bytes for --workers 3 and 1.
 func TestFolderWithSAM2EndToEnd(t *testing.T) {
 	lib := onnxtest.Library(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	dir := t.TempDir()
 	items := sam2Scenes(t, 22, 8, 1)
 	photos := filepath.Join(dir, "photos")
@@ -219,7 +220,7 @@ func trueBox(v scene.View, id int) [4]float64 {
 func TestVideoWithSAM2EndToEnd(t *testing.T) {
 	lib := onnxtest.Library(t)
 	ff := ffmpegForTest(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	dir := t.TempDir()
 	items := sam2Scenes(t, 31, 6, 2)
 	clips := filepath.Join(dir, "clips")

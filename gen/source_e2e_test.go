@@ -15,6 +15,7 @@ import (
 	"github.com/boostgen/boostgen/gen/sa1b"
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/internal/onnxtest"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // e2eRun runs the real binary on a config on 3 workers, validates the
@@ -43,7 +44,7 @@ func jpegOf(t *testing.T, v scene.View) []byte {
 // are rejects with their reasons and the run goes on.
 func TestSA1BEndToEnd(t *testing.T) {
 	lib := onnxtest.Library(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	dir := t.TempDir()
 	items := renderSets(t, 21, []SyntheticSet{{Views: 1, Scenes: 6}}, true)
 	jpg := jpegOf(t, items[0].Views[0])
@@ -115,7 +116,7 @@ models:
 // a Depth-Pro-contract model.
 func TestFolderEndToEnd(t *testing.T) {
 	lib := onnxtest.Library(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	dir := t.TempDir()
 	items := renderSets(t, 22, []SyntheticSet{{Views: 1, Scenes: 4}}, true)
 	photos := filepath.Join(dir, "photos", "kitchen")
@@ -157,7 +158,7 @@ models:
 // ffmpeg's message.
 func TestVideoEndToEnd(t *testing.T) {
 	ff := ffmpegForTest(t)
-	bin := boostgenBinary(t)
+	bin := testenv.Boostgen(t)
 	dir := t.TempDir()
 	clips := filepath.Join(dir, "clips")
 	os.MkdirAll(clips, 0o755)

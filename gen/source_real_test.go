@@ -21,21 +21,14 @@ import (
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/gen/synthetic"
 	"github.com/boostgen/boostgen/internal/blob"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // ffmpegForTest is $BOOSTGEN_FFMPEG (scripts/setup/ffmpeg.sh); without it
 // the test is skipped, or fails under BOOSTGEN_TEST_REQUIRE=1.
 func ffmpegForTest(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("BOOSTGEN_FFMPEG"); p != "" {
-		return p
-	}
-	const msg = "BOOSTGEN_FFMPEG is not set: run eval \"$(scripts/setup/ffmpeg.sh)\" first"
-	if os.Getenv("BOOSTGEN_TEST_REQUIRE") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testenv.Lookup(t, "BOOSTGEN_FFMPEG", "ffmpeg.sh")
 }
 
 // renderItems renders single-view synthetic scenes, as JPEG when jpg.

@@ -18,6 +18,7 @@ import (
 	"github.com/boostgen/boostgen/gen/dataset"
 	"github.com/boostgen/boostgen/internal/blob"
 	"github.com/boostgen/boostgen/internal/blob/s3/s3test"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // These tests run the real binary, as a data engineer would: killed with
@@ -38,21 +39,6 @@ output:
   items_per_part: 4
 `
 
-// boostgenBinary is $BOOSTGEN_BIN (scripts/test.sh builds it), or a fresh
-// build of this package.
-func boostgenBinary(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("BOOSTGEN_BIN"); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "boostgen")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 type cli struct {
 	t      *testing.T
 	bin    string
@@ -66,7 +52,7 @@ func newCLI(t *testing.T, env []string) *cli {
 	if err := os.WriteFile(cfg, []byte(killConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &cli{t: t, bin: boostgenBinary(t), config: cfg, env: append(os.Environ(), env...)}
+	return &cli{t: t, bin: testenv.Boostgen(t), config: cfg, env: append(os.Environ(), env...)}
 }
 
 // with is c for test t with env instead of c's extra environment: the same

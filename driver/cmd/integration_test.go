@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/boostgen/boostgen/driver"
-	"github.com/boostgen/boostgen/driver/internal/kubetest"
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
 	rayclient "github.com/ray-project/kuberay/ray-operator/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +26,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/boostgen/boostgen/driver"
+	"github.com/boostgen/boostgen/driver/internal/kubetest"
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // One control plane serves every test in the package; each test works in
@@ -62,7 +64,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	if _, _, err := kubetest.Binaries(); err != nil {
-		kubetest.SkipOrFail(t, err)
+		testenv.SkipOrFail(t, err)
 	}
 	kubeOnce.Do(func() {
 		kubeDir, kubeErr = os.MkdirTemp("", "boostgen-kube-")

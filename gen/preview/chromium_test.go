@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // chromium drives a real headless Chromium over the DevTools protocol on a
@@ -45,15 +47,7 @@ type cdpMessage struct {
 // chromiumPath finds the browser the setup script installed.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("BOOSTGEN_CHROMIUM")
-	if p == "" {
-		msg := "BOOSTGEN_CHROMIUM is not set: run eval \"$(scripts/setup/chromium.sh)\""
-		if os.Getenv("BOOSTGEN_TEST_REQUIRE") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
+	return testenv.Lookup(t, "BOOSTGEN_CHROMIUM", "chromium.sh")
 }
 
 func startChromium(t *testing.T, exe string) *chromium {

@@ -1,8 +1,9 @@
 package onnxtest
 
 import (
-	"os"
 	"testing"
+
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 // Library returns the ONNX Runtime library tests should load, from
@@ -11,14 +12,5 @@ import (
 // never pass by skipping.
 func Library(t testing.TB) string {
 	t.Helper()
-	p := os.Getenv("BOOSTGEN_ORT_LIB")
-	if p != "" {
-		return p
-	}
-	const msg = "BOOSTGEN_ORT_LIB is not set: run eval \"$(scripts/setup/ort.sh)\" first"
-	if os.Getenv("BOOSTGEN_TEST_REQUIRE") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testenv.Lookup(t, "BOOSTGEN_ORT_LIB", "ort.sh")
 }

@@ -23,11 +23,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"testing"
 	"time"
 
-	"github.com/boostgen/boostgen/driver/internal/crdtest"
-	"github.com/boostgen/boostgen/internal/testpki"
 	rayclient "github.com/ray-project/kuberay/ray-operator/pkg/client/clientset/versioned"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
@@ -35,13 +32,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/boostgen/boostgen/driver/internal/crdtest"
+	"github.com/boostgen/boostgen/internal/testpki"
 )
 
 // Environment variables set by scripts/setup/kube.sh.
 const (
 	EnvAPIServer = "BOOSTGEN_KUBE_APISERVER"
 	EnvEtcd      = "BOOSTGEN_ETCD"
-	EnvRequire   = "BOOSTGEN_TEST_REQUIRE"
 )
 
 // Cluster is a running control plane.
@@ -66,16 +65,6 @@ func Binaries() (apiserver, etcd string, err error) {
 		return "", "", fmt.Errorf("%s and %s are not set: run eval \"$(scripts/setup/kube.sh)\"", EnvAPIServer, EnvEtcd)
 	}
 	return apiserver, etcd, nil
-}
-
-// SkipOrFail skips the test when the binaries are missing, unless
-// BOOSTGEN_TEST_REQUIRE=1, in which case it fails.
-func SkipOrFail(tb testing.TB, err error) {
-	tb.Helper()
-	if os.Getenv(EnvRequire) == "1" {
-		tb.Fatal(err)
-	}
-	tb.Skip(err)
 }
 
 // Start starts etcd and kube-apiserver in a fresh directory, waits for

@@ -7,11 +7,13 @@ import (
 
 	rayclient "github.com/ray-project/kuberay/ray-operator/pkg/client/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/boostgen/boostgen/internal/testenv"
 )
 
 func TestStartServesRayJobs(t *testing.T) {
 	if _, _, err := Binaries(); err != nil {
-		SkipOrFail(t, err)
+		testenv.SkipOrFail(t, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	blobs3 "github.com/boostgen/boostgen/internal/blob/s3"
+	"github.com/boostgen/boostgen/internal/testenv"
 	"github.com/boostgen/boostgen/internal/testpki"
 )
 
@@ -73,14 +74,7 @@ type Server struct {
 // test when it is unset, or failing it when BOOSTGEN_TEST_REQUIRE=1.
 func Binary(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv(EnvBinary)
-	if bin == "" {
-		msg := EnvBinary + " is not set: run `eval \"$(scripts/setup/versitygw.sh)\"` first"
-		if os.Getenv("BOOSTGEN_TEST_REQUIRE") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	bin := testenv.Lookup(t, EnvBinary, "versitygw.sh")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s=%s: %v (run scripts/setup/versitygw.sh)", EnvBinary, bin, err)
 	}
