@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/boostgen/boostgen/internal/version"
 )
 
 // KubeFlags are kubectl's connection flags, resolved the way kubectl does:
@@ -56,7 +58,7 @@ func (f KubeFlags) Connect() (*Clients, error) {
 // NewClients builds the clients for cfg, working in namespace ns.
 func NewClients(cfg *rest.Config, ns string) (*Clients, error) {
 	cfg = rest.CopyConfig(cfg)
-	cfg.UserAgent = "boostgen/" + Version
+	cfg.UserAgent = "boostgen/" + version.Version
 	rc, err := rayclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

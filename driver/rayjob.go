@@ -20,15 +20,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
+
+	"github.com/boostgen/boostgen/internal/version"
 )
 
-// Version is boostgen's version; the build sets it with
-// -ldflags "-X github.com/boostgen/boostgen/driver.Version=…". It picks the
-// default trainer image, so the cluster runs the same boostgen as the laptop.
-var Version = "0.1.0"
-
-// DefaultImage is the trainer image matching this boostgen build.
-func DefaultImage() string { return "ghcr.io/boostgen/trainer:" + Version }
+// DefaultImage is the trainer image matching this boostgen build
+// (internal/version), so the cluster runs the same boostgen as the laptop.
+func DefaultImage() string { return "ghcr.io/boostgen/trainer:" + version.Version }
 
 // MaxNameLength is KubeRay's limit on RayJob names: it derives the RayCluster,
 // Service and submitter Job names from it and those must stay ≤ 63.
@@ -296,7 +294,7 @@ func build(c Cluster, s jobSpec) (*rayv1.RayJob, error) {
 		LabelManagedBy: ManagedBy,
 		LabelComponent: s.component,
 		LabelRun:       s.run,
-		LabelVersion:   labelValue(Version),
+		LabelVersion:   labelValue(version.Version),
 	}
 	if s.stage != "" {
 		labels[LabelStage] = s.stage

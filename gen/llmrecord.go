@@ -8,6 +8,7 @@ import (
 	"github.com/boostgen/boostgen/gen/llmstage"
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/internal/llm"
+	"github.com/boostgen/boostgen/internal/version"
 	"github.com/boostgen/boostgen/templates"
 )
 
@@ -192,7 +193,7 @@ func (s *llmStage) vqaRecord(it *scene.Item, id string, views []int, qas []llmst
 		Conversations: conversation(turns, len(views)),
 		Meta: Meta{
 			SchemaVersion: RecordSchemaVersion,
-			Generator:     "boostgen " + Version,
+			Generator:     "boostgen " + version.Version,
 			Seed:          s.seed,
 			ConfigSHA256:  s.configHash,
 			Kind:          KindVQA,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/boostgen/boostgen/gen/scene"
 	"github.com/boostgen/boostgen/geometry"
+	"github.com/boostgen/boostgen/internal/version"
 	"github.com/boostgen/boostgen/templates"
 )
 
@@ -472,7 +473,7 @@ func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, p
 		Conversations: conv,
 		Meta: Meta{
 			SchemaVersion: RecordSchemaVersion,
-			Generator:     "boostgen " + Version,
+			Generator:     "boostgen " + version.Version,
 			Seed:          p.cfg.Seed,
 			ConfigSHA256:  p.configHash,
 			Kind:          KindSpatial,

@@ -5,10 +5,6 @@ import (
 	"github.com/boostgen/boostgen/templates"
 )
 
-// Version is boostgen's version, stamped into records and manifests; the
-// build sets it with -ldflags "-X github.com/boostgen/boostgen/gen.Version=…".
-var Version = "0.1.0"
-
 // Schema versions written into records and manifests.
 const (
 	RecordSchemaVersion   = "boostgen.record/v1"

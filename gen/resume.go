@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/boostgen/boostgen/internal/blob"
+	"github.com/boostgen/boostgen/internal/version"
 )
 
 // The bookkeeping files of an output, beside the dataset itself. A run's
@@ -43,7 +44,7 @@ type runIdentity struct {
 func newRunIdentity(cfg *Config, configHash string, items int) runIdentity {
 	k := cfg.Output.ItemsPerPart
 	return runIdentity{
-		SchemaVersion: runSchemaVersion, Generator: "boostgen " + Version,
+		SchemaVersion: runSchemaVersion, Generator: "boostgen " + version.Version,
 		ConfigSHA256: configHash, Seed: cfg.Seed, Compression: cfg.Output.Compression,
 		Items: items, ItemsPerPart: k, Parts: (items + k - 1) / k,
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/boostgen/boostgen/gen"
+	"github.com/boostgen/boostgen/internal/version"
 )
 
 func newVersionCommand() *cobra.Command {
@@ -16,7 +17,7 @@ func newVersionCommand() *cobra.Command {
 		Example: "  boostgen version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "boostgen %s (record schema %s, %s)\n", gen.Version, gen.RecordSchemaVersion, runtime.Version())
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "boostgen %s (record schema %s, %s)\n", version.Version, gen.RecordSchemaVersion, runtime.Version())
 			return err
 		},
 	}
