@@ -92,13 +92,27 @@ const tmpPrefix = ".tmp-"
 
 // tempBeside creates the temporary file a write of p goes through, in p's
 // folder (made if needed) so that moving it into place stays on one file
-// system.
+// system. os.CreateTemp makes it 0600; objects are data others read (a
+// dataset on a shared disk, a preview served by a web server), so it
+// gets 0644, as a file written with os.WriteFile would under the usual umask.
 func tempBeside(p string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return nil, err
 	}
-	return os.CreateTemp(filepath.Dir(p), tmpPrefix+filepath.Base(p)+"-*")
+	f, err := os.CreateTemp(filepath.Dir(p), tmpPrefix+filepath.Base(p)+"-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(objectMode); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
 }
+
+// objectMode is the permission of every object a Local store writes.
+const objectMode = 0o644
 
 func (l *Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
 	p, err := l.path(key)

@@ -130,3 +130,30 @@ func TestLocalListByPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Objects are readable by others (a dataset on a shared disk, a preview a
+// web server serves), whichever way they were written: not os.CreateTemp's
+// 0600.
+func TestLocalObjectsAreWorldReadable(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := Put(ctx, s, "parts/part-00000.jsonl.zst", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIfAbsent(ctx, "_SUCCESS", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"parts/part-00000.jsonl.zst", "_SUCCESS"} {
+		st, err := os.Stat(filepath.Join(dir, filepath.FromSlash(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode().Perm(); got != 0o644 {
+			t.Errorf("%s: mode %v, want -rw-r--r--", key, got)
+		}
+	}
+}
