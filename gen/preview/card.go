@@ -2,6 +2,7 @@ package preview
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -9,8 +10,6 @@ import (
 	_ "image/jpeg" // dataset images may be JPEG
 	"image/png"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/boostgen/boostgen/gen/dataset"
+	"github.com/boostgen/boostgen/internal/blob"
 )
 
 // PNG cards: the anchor view with the page's overlays drawn in, and the
@@ -48,11 +48,12 @@ const (
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// writeCard draws e's card and returns its path relative to out.
-func writeCard(out string, e *dataset.Entry, ov *Overlay) (string, error) {
+// writeCard draws e's card, from the images already copied to out, and
+// returns its key in out.
+func writeCard(ctx context.Context, out *blob.Local, e *dataset.Entry, ov *Overlay) (string, error) {
 	var views []image.Image
 	for _, key := range e.Images() {
-		raw, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(key)))
+		raw, err := blob.ReadAll(ctx, out, key)
 		if err != nil {
 			return "", err
 		}
@@ -64,15 +65,11 @@ func writeCard(out string, e *dataset.Entry, ov *Overlay) (string, error) {
 	}
 	img := Card(views, e, ov)
 	rel := CardsDir + "/" + unsafeName.ReplaceAllString(e.Record.ID, "_") + ".png"
-	path := filepath.Join(out, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return "", err
-	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return "", err
 	}
-	return rel, writeFileAtomic(path, buf.Bytes())
+	return rel, blob.Put(ctx, out, rel, buf.Bytes())
 }
 
 // Card draws a record's card: header, the anchor view with overlays, the

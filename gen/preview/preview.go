@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -83,7 +82,10 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 	// Show the sample in dataset order.
 	slices.SortFunc(sample, func(a, b sampled) int { return a.n - b.n })
 
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+	// The page, images and cards are written through a local store, whose
+	// writes are atomic: a reload never sees half a file.
+	out, err := blob.NewLocal(o.Out)
+	if err != nil {
 		return nil, err
 	}
 	res := &Result{Page: filepath.Join(o.Out, PageFile), Records: seen}
@@ -95,7 +97,7 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 			if copied[key] {
 				continue
 			}
-			if err := copyImage(ctx, store, key, o.Out); err != nil {
+			if err := copyImage(ctx, store, key, out); err != nil {
 				return nil, fmt.Errorf("%s: %w", e.Where(), err)
 			}
 			copied[key] = true
@@ -105,7 +107,7 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 			return nil, fmt.Errorf("%s: %w", e.Where(), err)
 		}
 		if !o.NoCards {
-			png, err := writeCard(o.Out, e, cv.overlay)
+			png, err := writeCard(ctx, out, e, cv.overlay)
 			if err != nil {
 				return nil, fmt.Errorf("%s: PNG card: %w", e.Where(), err)
 			}
@@ -123,7 +125,7 @@ func Build(ctx context.Context, store blob.Store, o Options) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(res.Page, page.Bytes()); err != nil {
+	if err := blob.Put(ctx, out, PageFile, page.Bytes()); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -145,14 +147,13 @@ func checkKey(key string) error {
 	return nil
 }
 
-func copyImage(ctx context.Context, store blob.Store, key, out string) error {
+func copyImage(ctx context.Context, store blob.Store, key string, out *blob.Local) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	dst := filepath.Join(out, filepath.FromSlash(key))
-	if st, err := os.Stat(dst); err == nil && st.Size() > 0 {
+	if have, err := out.Stat(ctx, key); err == nil && have.Size > 0 {
 		// Content-addressed: an existing file already has these bytes.
-		if info, err := store.Stat(ctx, key); err == nil && info.Size == st.Size() {
+		if info, err := store.Stat(ctx, key); err == nil && info.Size == have.Size {
 			return nil
 		}
 	}
@@ -160,30 +161,7 @@ func copyImage(ctx context.Context, store blob.Store, key, out string) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", key, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return writeFileAtomic(dst, b)
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return blob.Put(ctx, out, key, b)
 }
 
 // knownMeta are the meta keys the card shows in its own sections; any other
