@@ -456,7 +456,7 @@ func (p *processor) assemble(it *scene.Item, anchor int, frame geometry.Frame, p
 		return ObjectMeta{
 			Ref: ref, ID: po.ID, Label: st.label, Name: po.Name,
 			Box2D:         [4]float64{r(float64(b.Min.X) / float64(av.W)), r(float64(b.Min.Y) / float64(av.H)), r(float64(b.Max.X) / float64(av.W)), r(float64(b.Max.Y) / float64(av.H))},
-			Cube:          CubeMeta{Center: round3(po.Cube.Center), Size: round3(po.Cube.Size), YawDeg: r(po.Cube.Yaw * 180 / math.Pi)},
+			Cube:          CubeMeta{Center: geometry.Round3Vec(po.Cube.Center), Size: geometry.Round3Vec(po.Cube.Size), YawDeg: r(po.Cube.Yaw * 180 / math.Pi)},
 			Points:        len(st.points),
 			OccludedShare: r(st.vis.OccludedShare()),
 		}
@@ -510,10 +510,6 @@ func conversation(turns []templates.Turn, images int) []Message {
 		conv = append(conv, Message{From: "human", Value: q}, Message{From: "gpt", Value: t.Answer})
 	}
 	return conv
-}
-
-func round3(v geometry.Vec3) []float64 {
-	return []float64{geometry.Round3(v[0]), geometry.Round3(v[1]), geometry.Round3(v[2])}
 }
 
 func round6(f float64) float64 {

@@ -11,3 +11,9 @@ func Round3(v float64) float64 {
 	}
 	return r
 }
+
+// Round3Vec is v with each coordinate rounded by Round3, as a record's
+// meta states points and cube corners.
+func Round3Vec(v Vec3) []float64 {
+	return []float64{Round3(v[0]), Round3(v[1]), Round3(v[2])}
+}

@@ -367,7 +367,7 @@ func (b *Bank) build(in Input, A, B PlanObject, rel geometry.Relation, pts [4]ca
 	cubeTurn := func(o PlanObject) Turn {
 		t := b.turn(in.Rng, "bounding_cube", LevelObject, "cube", map[string]string{"[A]": o.Name, "[X]": CubeText(o.Cube)}, map[string]bool{"[A]": true}, nil)
 		t.Args = map[string]string{"object": ref(o, A)}
-		t.Value = map[string]any{"center": round3v(o.Cube.Center), "size": round3v(o.Cube.Size), "yaw_deg": geometry.Round3(o.Cube.Yaw * 180 / math.Pi)}
+		t.Value = map[string]any{"center": geometry.Round3Vec(o.Cube.Center), "size": geometry.Round3Vec(o.Cube.Size), "yaw_deg": geometry.Round3(o.Cube.Yaw * 180 / math.Pi)}
 		t.Unit = "m"
 		return t
 	}
@@ -465,8 +465,4 @@ func ref(o, A PlanObject) string {
 		return "A"
 	}
 	return "B"
-}
-
-func round3v(v geometry.Vec3) []float64 {
-	return []float64{geometry.Round3(v[0]), geometry.Round3(v[1]), geometry.Round3(v[2])}
 }
